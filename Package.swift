@@ -1,0 +1,72 @@
+// swift-tools-version:6.0
+// Amtsweg — back office for municipal e-government portals.
+// No package dependencies: only the toolchain and system C libraries.
+import PackageDescription
+
+let package = Package(
+    name: "Amtsweg",
+    platforms: [.macOS(.v14)],
+    products: [
+        .executable(name: "queue-bench", targets: ["QueueBench"]),
+    ],
+    targets: [
+        // MARK: System libraries
+        .systemLibrary(
+            name: "CLibPQ",
+            path: "Shared/CLibPQ",
+            pkgConfig: "libpq",
+            providers: [.apt(["libpq-dev"])]
+        ),
+
+        // MARK: Shared libraries
+        .target(name: "Logging", path: "Shared/Logging"),
+        .target(name: "Metrics", path: "Shared/Metrics"),
+        .target(name: "Postgres", dependencies: ["CLibPQ", "Logging"], path: "Shared/Postgres"),
+        .target(name: "Schema", dependencies: ["Postgres", "Logging"], path: "Shared/Schema"),
+        .target(name: "JobQueue", dependencies: ["Postgres", "Logging", "Metrics"], path: "Shared/JobQueue"),
+        .target(name: "CEpoll", path: "Shared/CEpoll"),
+        .target(name: "HTTPServer", dependencies: ["CEpoll", "Logging", "Metrics"], path: "Shared/HTTPServer"),
+        .target(name: "ServiceRuntime", dependencies: ["HTTPServer", "Logging", "Metrics"], path: "Shared/ServiceRuntime"),
+
+        // MARK: Benchmarks (commands, not tests)
+        .executableTarget(
+            name: "QueueBench",
+            dependencies: ["Postgres", "Schema", "JobQueue", "Logging", "TestSupport"],
+            path: "Benchmarks/QueueBench"
+        ),
+
+        // MARK: Test support
+        .target(name: "TestSupport", dependencies: ["Postgres", "Schema", "Logging"], path: "Tests/TestSupport"),
+        .executableTarget(
+            name: "queue-test-worker",
+            dependencies: ["Postgres", "JobQueue", "Logging"],
+            path: "Tests/Fixtures/QueueTestWorker"
+        ),
+        .testTarget(
+            name: "PostgresTests",
+            dependencies: ["Postgres", "Schema", "TestSupport"],
+            path: "Tests/PostgresTests"
+        ),
+        .testTarget(
+            name: "JobQueueTests",
+            dependencies: ["JobQueue", "Postgres", "Schema", "TestSupport", "Metrics"],
+            path: "Tests/JobQueueTests"
+        ),
+        .testTarget(
+            name: "HTTPServerTests",
+            dependencies: ["HTTPServer", "Logging", "Metrics"],
+            path: "Tests/HTTPServerTests"
+        ),
+        .testTarget(
+            name: "ServiceRuntimeTests",
+            dependencies: ["ServiceRuntime", "HTTPServer", "Logging", "Metrics"],
+            path: "Tests/ServiceRuntimeTests"
+        ),
+        .testTarget(
+            name: "MetricsTests",
+            dependencies: ["Metrics"],
+            path: "Tests/MetricsTests"
+        ),
+    ],
+    swiftLanguageModes: [.v6]
+)

@@ -1,0 +1,1 @@
+// The HTTP server lives here (issue 3).

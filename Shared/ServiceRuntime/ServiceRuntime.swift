@@ -1,0 +1,1 @@
+// The service runtime lives here (issue 3).
