@@ -1,1 +1,0 @@
-// The service runtime lives here (issue 3).
