@@ -42,6 +42,11 @@ let package = Package(
             dependencies: ["Postgres", "JobQueue", "Logging"],
             path: "Tests/Fixtures/QueueTestWorker"
         ),
+        .executableTarget(
+            name: "http-shutdown-fixture",
+            dependencies: ["ServiceRuntime", "HTTPServer"],
+            path: "Tests/Fixtures/HTTPShutdownFixture"
+        ),
         .testTarget(
             name: "PostgresTests",
             dependencies: ["Postgres", "Schema", "TestSupport"],

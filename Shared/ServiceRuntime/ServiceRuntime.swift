@@ -1,0 +1,86 @@
+import Foundation
+import HTTPServer
+import Logging
+import Metrics
+
+/// What every Amtsweg executable starts with: configuration from the environment, a JSON-lines
+/// logger, a metrics registry, an HTTP server with `/healthz`, `/readyz` and `/metrics`, and a
+/// service group that stops everything on SIGTERM/SIGINT.
+///
+/// ```swift
+/// // main.swift
+/// await ServiceRuntime.main(serviceName: "intake", defaultPort: 8081) { runtime in
+///     var router = runtime.makeRouter()
+///     router.post("/v1/applications", bodyLimit: 20 << 20) { context in … }
+///     let database = …   // uses runtime.configuration.databaseURL
+///     return [
+///         runtime.httpService(router: router, readiness: { await database.readiness() }),
+///         consumer,                                                      // any other Service
+///     ]
+/// }
+/// ```
+public struct ServiceRuntime: Sendable {
+    public let configuration: ServiceConfiguration
+    public let logger: Logger
+    public let metrics: MetricsRegistry
+
+    public init(configuration: ServiceConfiguration, logSink: any LogSink = StandardOutputSink.shared) {
+        self.configuration = configuration
+        logger = Logger(service: configuration.serviceName, minimumLevel: configuration.logLevel, sink: logSink)
+        metrics = MetricsRegistry()
+        ProcessMetrics.register(in: metrics)
+    }
+
+    /// A router that logs with this service's logger and records request metrics.
+    public func makeRouter() -> Router {
+        Router(logger: logger, metrics: metrics)
+    }
+
+    /// The HTTP server for `router`, with the operational routes added, as a ``Service``.
+    /// - Parameter adjust: a last chance to change the server configuration (limits, timeouts).
+    public func httpService(
+        router: Router, readiness: @escaping ReadinessProbe,
+        adjust: (inout HTTPServerConfiguration) -> Void = { _ in }
+    ) -> HTTPService {
+        var router = router
+        router.addOperationalRoutes(metrics: metrics, readiness: readiness)
+        var serverConfiguration = configuration.httpServerConfiguration
+        adjust(&serverConfiguration)
+        return HTTPService(server: HTTPServer(configuration: serverConfiguration, logger: logger, metrics: metrics, responder: router))
+    }
+
+    /// Runs `services` until SIGTERM/SIGINT or until one of them fails.
+    public func run(_ services: [any Service]) async throws {
+        logger.info("starting", [
+            "http": "\(configuration.httpHost):\(configuration.httpPort)",
+            "database": configuration.redactedDatabaseURL,
+            "services": services.map(\.name).joined(separator: ","),
+        ])
+        try await ServiceGroup(services: services, logger: logger, gracePeriod: configuration.shutdownGracePeriod).run()
+        logger.info("stopped")
+    }
+
+    /// The whole life of an executable: reads the configuration (a bad variable is reported on
+    /// stderr and as a log line, exit status 2), builds the services with `setup`, runs them, and
+    /// exits 0 after a clean shutdown or 1 after a failure.
+    public static func main(
+        serviceName: String, defaultPort: Int, environment: Environment = Environment(),
+        _ setup: (ServiceRuntime) async throws -> [any Service]
+    ) async -> Never {
+        let runtime: ServiceRuntime
+        do {
+            runtime = ServiceRuntime(configuration: try ServiceConfiguration(serviceName: serviceName, defaultPort: defaultPort, environment: environment))
+        } catch {
+            FileHandle.standardError.write(Data("\(serviceName): \(error)\n".utf8))
+            Logger(service: serviceName).error("invalid configuration", ["error": String(describing: error)])
+            exit(2)
+        }
+        do {
+            try await runtime.run(try await setup(runtime))
+            exit(0)
+        } catch {
+            runtime.logger.error("exiting after failure", ["error": String(describing: error)])
+            exit(1)
+        }
+    }
+}
