@@ -35,6 +35,12 @@ let package = Package(
             path: "Benchmarks/QueueBench"
         ),
 
+        .executableTarget(
+            name: "http-bench-server",
+            dependencies: ["HTTPServer", "ServiceRuntime"],
+            path: "Benchmarks/http/Server"
+        ),
+
         // MARK: Test support
         .target(name: "TestSupport", dependencies: ["Postgres", "Schema", "Logging"], path: "Tests/TestSupport"),
         .executableTarget(
