@@ -6,6 +6,7 @@
 #include <sys/socket.h>
 #include <unistd.h>
 #include <stddef.h>
+#include <pthread.h>
 
 const uint32_t CEPOLL_IN = EPOLLIN;
 const uint32_t CEPOLL_OUT = EPOLLOUT;
@@ -63,3 +64,5 @@ int cepoll_accept(int fd) { return accept4(fd, NULL, NULL, SOCK_NONBLOCK | SOCK_
 int cepoll_socket_nonblocking(int domain, int type) {
     return socket(domain, type | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
 }
+
+void cepoll_name_current_thread(const char *name) { pthread_setname_np(pthread_self(), name); }

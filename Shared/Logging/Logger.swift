@@ -1,4 +1,8 @@
-import Foundation
+#if canImport(Glibc)
+import Glibc
+#elseif canImport(Darwin)
+import Darwin
+#endif
 import Synchronization
 
 /// Severity of a log line, lowest first.
@@ -48,7 +52,7 @@ public final class StandardOutputSink: LogSink {
             bytes.withUnsafeBytes { buffer in
                 var offset = 0
                 while offset < buffer.count {
-                    let written = Foundation.write(1, buffer.baseAddress! + offset, buffer.count - offset)
+                    let written = Glibc.write(1, buffer.baseAddress! + offset, buffer.count - offset)
                     if written <= 0 {
                         if written < 0 && errno == EINTR { continue }
                         return

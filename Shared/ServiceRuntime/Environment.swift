@@ -1,4 +1,9 @@
-import Foundation
+import FoundationEssentials
+#if canImport(Glibc)
+import Glibc
+#elseif canImport(Darwin)
+import Darwin
+#endif
 import Logging
 
 /// A configuration variable is missing or wrong. The message names the variable and never
@@ -47,7 +52,7 @@ public struct Environment: Sendable {
             throw ConfigurationError(variable: name, problem: "is required but not set")
         }
         let rangeText = range.map { " between \($0.lowerBound) and \($0.upperBound)" } ?? ""
-        guard let value = Int(text.trimmingCharacters(in: .whitespaces)), range?.contains(value) ?? true else {
+        guard let value = Int(text), range?.contains(value) ?? true else {
             throw ConfigurationError(variable: name, problem: "must be an integer\(rangeText) (got \"\(text.prefix(40))\")")
         }
         return value

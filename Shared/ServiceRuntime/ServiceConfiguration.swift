@@ -39,7 +39,7 @@ public struct ServiceConfiguration: Sendable {
 
     /// The database URL with any password replaced by `***`, for log lines.
     public var redactedDatabaseURL: String {
-        guard let schemeEnd = databaseURL.range(of: "://"),
+        guard let schemeEnd = databaseURL.firstRange(of: "://"),
               let at = databaseURL[schemeEnd.upperBound...].firstIndex(of: "@")
         else { return databaseURL.contains("password") ? "(key=value string)" : databaseURL }
         let userInfo = databaseURL[schemeEnd.upperBound..<at]

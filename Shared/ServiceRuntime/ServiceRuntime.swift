@@ -1,4 +1,9 @@
-import Foundation
+import FoundationEssentials
+#if canImport(Glibc)
+import Glibc
+#elseif canImport(Darwin)
+import Darwin
+#endif
 import HTTPServer
 import Logging
 import Metrics
@@ -71,7 +76,8 @@ public struct ServiceRuntime: Sendable {
         do {
             runtime = ServiceRuntime(configuration: try ServiceConfiguration(serviceName: serviceName, defaultPort: defaultPort, environment: environment))
         } catch {
-            FileHandle.standardError.write(Data("\(serviceName): \(error)\n".utf8))
+            let message = Array("\(serviceName): \(error)\n".utf8)
+            _ = message.withUnsafeBytes { write(2, $0.baseAddress, $0.count) }
             Logger(service: serviceName).error("invalid configuration", ["error": String(describing: error)])
             exit(2)
         }

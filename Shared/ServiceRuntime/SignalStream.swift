@@ -1,5 +1,9 @@
 import Dispatch
-import Foundation
+#if canImport(Glibc)
+import Glibc
+#elseif canImport(Darwin)
+import Darwin
+#endif
 
 /// Process signals as an async sequence. The handlers are built here, in a nonisolated
 /// function, so they are never main-actor isolated even when the caller is top-level code in

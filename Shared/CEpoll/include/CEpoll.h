@@ -50,6 +50,9 @@ int cepoll_accept(int fd);
 /// `socket(domain, type | SOCK_NONBLOCK | SOCK_CLOEXEC, 0)`.
 int cepoll_socket_nonblocking(int domain, int type);
 
+/// Names the calling thread (at most 15 bytes show), for `top -H` and debuggers.
+void cepoll_name_current_thread(const char *name);
+
 #ifdef __cplusplus
 }
 #endif

@@ -1,5 +1,9 @@
 import CEpoll
-import Foundation
+#if canImport(Glibc)
+import Glibc
+#elseif canImport(Darwin)
+import Darwin
+#endif
 
 /// Failure to set up the listening socket.
 public struct HTTPServerStartError: Error, Sendable, CustomStringConvertible {

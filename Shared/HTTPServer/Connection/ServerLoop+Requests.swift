@@ -1,5 +1,9 @@
 import CEpoll
-import Foundation
+#if canImport(Glibc)
+import Glibc
+#elseif canImport(Darwin)
+import Darwin
+#endif
 import Logging
 
 /// Per-connection work of the loop: reading, parsing, dispatching to the responder, writing.
@@ -280,7 +284,7 @@ extension ServerLoop {
         bytes.withUnsafeBytes { buffer in
             var position = offset
             while position < buffer.count {
-                let written = Foundation.send(connection.fd, buffer.baseAddress! + position, buffer.count - position, CEPOLL_MSG_NOSIGNAL)
+                let written = Glibc.send(connection.fd, buffer.baseAddress! + position, buffer.count - position, CEPOLL_MSG_NOSIGNAL)
                 if written >= 0 {
                     position += written
                     continue

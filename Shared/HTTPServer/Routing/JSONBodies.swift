@@ -1,4 +1,4 @@
-import Foundation
+import FoundationEssentials
 
 /// Implemented by request bodies that check more than their types: after decoding, the router
 /// helpers call ``validate()`` and answer 422 listing every problem at once.
