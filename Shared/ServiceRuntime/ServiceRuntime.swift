@@ -56,6 +56,7 @@ public struct ServiceRuntime: Sendable {
 
     /// Runs `services` until SIGTERM/SIGINT or until one of them fails.
     public func run(_ services: [any Service]) async throws {
+        raiseOpenFileLimit(toAtLeast: configuration.maxConnections + 1024)
         logger.info("starting", [
             "http": "\(configuration.httpHost):\(configuration.httpPort)",
             "database": configuration.redactedDatabaseURL,
@@ -63,6 +64,21 @@ public struct ServiceRuntime: Sendable {
         ])
         try await ServiceGroup(services: services, logger: logger, gracePeriod: configuration.shutdownGracePeriod).run()
         logger.info("stopped")
+    }
+
+    /// Each connection is a descriptor: raise the soft `RLIMIT_NOFILE` towards what the connection
+    /// cap needs (never above the hard limit), and say so when it cannot be reached.
+    private func raiseOpenFileLimit(toAtLeast wanted: Int) {
+        var limit = rlimit()
+        let resource = __rlimit_resource_t(RLIMIT_NOFILE.rawValue)
+        guard getrlimit(resource, &limit) == 0, limit.rlim_cur < rlim_t(wanted) else { return }
+        limit.rlim_cur = min(rlim_t(wanted), limit.rlim_max)
+        _ = setrlimit(resource, &limit)
+        if limit.rlim_cur < rlim_t(wanted) {
+            logger.warning("open-file limit is below what HTTP_MAX_CONNECTIONS needs", [
+                "limit": String(limit.rlim_cur), "needed": String(wanted),
+            ])
+        }
     }
 
     /// The whole life of an executable: reads the configuration (a bad variable is reported on

@@ -67,6 +67,11 @@ import Testing
             let large = String(repeating: "z", count: 500_000)
             let echoed = try await request(port: port, "POST /echo HTTP/1.1\r\nHost: t\r\nContent-Length: \(large.utf8.count)\r\n\r\n\(large)")
             #expect(echoed.body.count == 500_000)
+            let twoMiB = String(repeating: "y", count: 2 << 20)
+            let overDefault = try await request(port: port, "POST /echo HTTP/1.1\r\nHost: t\r\nContent-Length: \(twoMiB.utf8.count)\r\n\r\n")
+            #expect(overDefault.status == 413)
+            let raised = try await request(port: port, "POST /large HTTP/1.1\r\nHost: t\r\nContent-Length: \(twoMiB.utf8.count)\r\n\r\n\(twoMiB)")
+            #expect(raised.bodyText == "got \(2 << 20)")
         }
     }
 

@@ -20,6 +20,7 @@ func standardRouter(logger: Logger, metrics: MetricsRegistry? = nil) -> Router {
         HTTPResponse(status: .ok, headers: ["Content-Type": "application/octet-stream"], body: context.request.body)
     }
     router.post("/small", bodyLimit: 10) { context in .text("got \(context.request.body.count)") }
+    router.post("/large", bodyLimit: 3 << 20) { context in .text("got \(context.request.body.count)") }
     router.get("/path/:name") { context in .text(try context.parameter("name")) }
     router.get("/sleep/:ms") { context in
         try await Task.sleep(for: .milliseconds(try context.intParameter("ms")))
