@@ -43,6 +43,7 @@ let package = Package(
 
         // MARK: Test support
         .target(name: "TestSupport", dependencies: ["Postgres", "Schema", "Logging"], path: "Tests/TestSupport"),
+        .target(name: "HTTPTestSupport", path: "Tests/HTTPTestSupport"),
         .executableTarget(
             name: "queue-test-worker",
             dependencies: ["Postgres", "JobQueue", "Logging"],
@@ -65,12 +66,12 @@ let package = Package(
         ),
         .testTarget(
             name: "HTTPServerTests",
-            dependencies: ["HTTPServer", "Logging", "Metrics"],
+            dependencies: ["HTTPServer", "Logging", "Metrics", "HTTPTestSupport"],
             path: "Tests/HTTPServerTests"
         ),
         .testTarget(
             name: "ServiceRuntimeTests",
-            dependencies: ["ServiceRuntime", "HTTPServer", "Logging", "Metrics"],
+            dependencies: ["ServiceRuntime", "HTTPServer", "Logging", "Metrics", "HTTPTestSupport"],
             path: "Tests/ServiceRuntimeTests"
         ),
         .testTarget(

@@ -1,5 +1,6 @@
 import Foundation
 import HTTPServer
+import HTTPTestSupport
 import Testing
 
 /// Every malformed request gets its status, the connection is closed, and the server still

@@ -1,4 +1,5 @@
 import Foundation
+import HTTPTestSupport
 import Testing
 
 /// The real runtime in a separate process: SIGTERM while a slow request is in flight.

@@ -2,6 +2,7 @@ import Foundation
 import HTTPServer
 import Logging
 import Metrics
+import HTTPTestSupport
 
 /// Configuration for tests: loopback, ephemeral port, short linger.
 func testConfiguration(
@@ -42,33 +43,4 @@ func withServer<T: Sendable>(
     return try await HTTPServer.withRunningServer(configuration: configuration, logger: logger, metrics: metrics, responder: responder) { server in
         try await body(server.port!)
     }
-}
-
-/// Runs an executable and collects its output, off the cooperative pool.
-func runProcess(_ executable: String, _ arguments: [String], input: String? = nil) async throws -> (status: Int32, stdout: String, stderr: String) {
-    try await offPool {
-        let process = Process()
-        process.executableURL = URL(fileURLWithPath: executable)
-        process.arguments = arguments
-        let out = Pipe(), err = Pipe(), inPipe = Pipe()
-        process.standardOutput = out
-        process.standardError = err
-        process.standardInput = inPipe
-        try process.run()
-        if let input { inPipe.fileHandleForWriting.write(Data(input.utf8)) }
-        try inPipe.fileHandleForWriting.close()
-        let stdout = out.fileHandleForReading.readDataToEndOfFile()
-        let stderr = err.fileHandleForReading.readDataToEndOfFile()
-        process.waitUntilExit()
-        return (process.terminationStatus, String(decoding: stdout, as: UTF8.self), String(decoding: stderr, as: UTF8.self))
-    }
-}
-
-/// `/usr/bin/env`-style lookup of a tool on PATH.
-func toolPath(_ name: String) -> String {
-    for directory in (ProcessInfo.processInfo.environment["PATH"] ?? "/usr/bin").split(separator: ":") {
-        let candidate = "\(directory)/\(name)"
-        if FileManager.default.isExecutableFile(atPath: candidate) { return candidate }
-    }
-    return "/usr/bin/\(name)"
 }

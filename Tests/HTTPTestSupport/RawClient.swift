@@ -2,27 +2,28 @@ import Foundation
 
 /// A blocking TCP client for raw-socket tests. Use it only inside ``offPool(_:)`` so blocking
 /// calls never occupy the cooperative threads the server's responders need.
-final class RawClient {
-    struct Response {
-        var status: Int
-        var headers: [(String, String)]
-        var body: [UInt8]
+public final class RawClient {
+    public struct Response: Sendable {
+        public var status: Int
+        public var headers: [(String, String)]
+        public var body: [UInt8]
 
-        func header(_ name: String) -> String? {
+        public func header(_ name: String) -> String? {
             headers.first { $0.0.lowercased() == name.lowercased() }?.1
         }
 
-        var bodyText: String { String(decoding: body, as: UTF8.self) }
+        public var bodyText: String { String(decoding: body, as: UTF8.self) }
     }
 
-    struct Failure: Error, CustomStringConvertible {
-        var description: String
+    public struct Failure: Error, CustomStringConvertible {
+        public var description: String
+        public init(description: String) { self.description = description }
     }
 
-    let fd: Int32
+    public let fd: Int32
     private var buffer: [UInt8] = []
 
-    init(port: Int, receiveTimeout: Double = 5) throws {
+    public init(port: Int, receiveTimeout: Double = 5) throws {
         fd = socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
         guard fd >= 0 else { throw Failure(description: "socket: \(errno)") }
         var address = sockaddr_in()
@@ -42,14 +43,14 @@ final class RawClient {
 
     deinit { close(fd) }
 
-    func setReceiveTimeout(_ seconds: Double) {
+    public func setReceiveTimeout(_ seconds: Double) {
         var time = timeval(tv_sec: Int(seconds), tv_usec: Int((seconds - Double(Int(seconds))) * 1_000_000))
         setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &time, socklen_t(MemoryLayout<timeval>.size))
     }
 
-    func send(_ text: String) throws { try send(Array(text.utf8)) }
+    public func send(_ text: String) throws { try send(Array(text.utf8)) }
 
-    func send(_ bytes: [UInt8]) throws {
+    public func send(_ bytes: [UInt8]) throws {
         var offset = 0
         while offset < bytes.count {
             let written = bytes[offset...].withUnsafeBytes { Foundation.send(fd, $0.baseAddress, $0.count, Int32(MSG_NOSIGNAL)) }
@@ -72,7 +73,7 @@ final class RawClient {
     }
 
     /// Reads one response (Content-Length framed; without it, until EOF).
-    func readResponse(headOnly: Bool = false) throws -> Response {
+    public func readResponse(headOnly: Bool = false) throws -> Response {
         var headEnd: Int?
         while true {
             if let end = find(Array("\r\n\r\n".utf8), in: buffer) { headEnd = end; break }
@@ -106,7 +107,7 @@ final class RawClient {
     }
 
     /// True when the server closes the connection (EOF or reset) within the receive timeout.
-    func isClosedByServer() -> Bool {
+    public func isClosedByServer() -> Bool {
         while true {
             do {
                 if try !fill() { return true }
@@ -128,7 +129,7 @@ final class RawClient {
 
 /// Runs blocking work on a thread of its own, off Swift's cooperative pool (and off Dispatch's
 /// width-limited global queue, which would serialize parallel tests).
-func offPool<T: Sendable>(_ work: @escaping @Sendable () throws -> T) async throws -> T {
+public func offPool<T: Sendable>(_ work: @escaping @Sendable () throws -> T) async throws -> T {
     try await withCheckedThrowingContinuation { continuation in
         let thread = Thread {
             continuation.resume(with: Result { try work() })
@@ -139,7 +140,7 @@ func offPool<T: Sendable>(_ work: @escaping @Sendable () throws -> T) async thro
 }
 
 /// One request on a fresh connection.
-func request(port: Int, _ raw: String) async throws -> RawClient.Response {
+public func request(port: Int, _ raw: String) async throws -> RawClient.Response {
     try await offPool {
         let client = try RawClient(port: port)
         try client.send(raw)

@@ -1,7 +1,7 @@
 import Foundation
 
 /// Runs an executable and collects its output, off the cooperative pool.
-func runProcess(_ executable: String, _ arguments: [String], input: String? = nil) async throws -> (status: Int32, stdout: String, stderr: String) {
+public func runProcess(_ executable: String, _ arguments: [String], input: String? = nil) async throws -> (status: Int32, stdout: String, stderr: String) {
     try await offPool {
         let process = Process()
         process.executableURL = URL(fileURLWithPath: executable)
@@ -20,7 +20,7 @@ func runProcess(_ executable: String, _ arguments: [String], input: String? = ni
     }
 }
 
-func toolPath(_ name: String) -> String {
+public func toolPath(_ name: String) -> String {
     for directory in (ProcessInfo.processInfo.environment["PATH"] ?? "/usr/bin").split(separator: ":") {
         let candidate = "\(directory)/\(name)"
         if FileManager.default.isExecutableFile(atPath: candidate) { return candidate }
@@ -29,7 +29,7 @@ func toolPath(_ name: String) -> String {
 }
 
 /// The path of an executable built by this package (next to the test bundle).
-func builtProduct(_ name: String) throws -> String {
+public func builtProduct(_ name: String) throws -> String {
     var directory = URL(fileURLWithPath: "/proc/self/exe").resolvingSymlinksInPath().deletingLastPathComponent()
     for _ in 0..<4 {
         let candidate = directory.appendingPathComponent(name).path
