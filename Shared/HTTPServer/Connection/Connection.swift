@@ -26,7 +26,6 @@ final class Connection {
     var outputStart = 0
 
     var pendingHead: ParsedRequestHead?
-    var bodyLimit = 0
     var bodyRemaining = 0
     var chunkedDecoder: ChunkedBodyDecoder?
     var body: [UInt8] = []
@@ -38,6 +37,8 @@ final class Connection {
     /// The write side was shut after the final response.
     var writeShut = false
     var requestsServed = 0
+    /// Bytes thrown away while lingering after the final response.
+    var discardedBytes = 0
     /// When the current phase times out (monotonic nanoseconds); 0 = no deadline.
     var deadline: UInt64 = 0
     /// When writing pending output times out; 0 = nothing pending.

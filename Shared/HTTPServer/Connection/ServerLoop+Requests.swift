@@ -11,15 +11,26 @@ import Logging
 extension ServerLoop {
     // MARK: Reading
 
+    /// Reads until the socket is drained (edge-triggered epoll needs that), but at most
+    /// ``readsPerTurn`` times, so one fast client cannot starve the others: a connection with
+    /// more to read is queued for the next loop turn.
     func readAvailable(_ connection: Connection) {
+        var reads = 0
         while connection.mayRead, connections[connection.token] != nil {
             if connection.phase == .handling || connection.hasPendingOutput,
                connection.bufferedInput >= Self.maxBufferedInputWhileBusy {
                 return  // resume when the response is out (mayRead stays true)
             }
+            if reads == Self.readsPerTurn {
+                connectionsToReadAgain.append(connection.token)
+                return
+            }
+            reads += 1
             let received = recv(connection.fd, readScratch.baseAddress, readScratch.count, 0)
             if received > 0 {
                 if connection.phase == .closing {
+                    connection.discardedBytes += received
+                    if connection.discardedBytes > Self.maxLingeringDiscard { closeConnection(connection) }
                     continue  // lingering: discard
                 }
                 connection.input.append(contentsOf: UnsafeRawBufferPointer(rebasing: readScratch[0..<received]))
@@ -105,13 +116,12 @@ extension ServerLoop {
             connection.bodyRemaining = length
             connection.chunkedDecoder = nil
             connection.body = []
-            connection.body.reserveCapacity(length)
+            connection.body.reserveCapacity(min(length, 64 * 1024))  // a declared length is not yet a body
         case .chunked:
             connection.chunkedDecoder = ChunkedBodyDecoder(bodyLimit: limit, maxTrailerBytes: configuration.limits.maxHeaderBytes)
             connection.body = []
         }
         connection.pendingHead = parsed
-        connection.bodyLimit = limit
         connection.phase = .readingBody
         connection.deadline = MonotonicClock.now() + configuration.timeouts.bodyStall.nanoseconds
         if parsed.expectsContinue && connection.bufferedInput == 0 {

@@ -27,6 +27,10 @@ final class ServerLoop: @unchecked Sendable {
     static let maxBufferedInputWhileBusy = 128 * 1024
     /// Rejected (503) connections lingering at once; more are closed without an answer.
     static let maxRejectedConnections = 64
+    /// Reads of up to 64 KiB one connection gets per loop turn.
+    static let readsPerTurn = 16
+    /// Bytes discarded while lingering before the connection is closed outright.
+    static let maxLingeringDiscard = 1024 * 1024
 
     let configuration: HTTPServerConfiguration
     let logger: Logger
@@ -47,6 +51,8 @@ final class ServerLoop: @unchecked Sendable {
     var activeConnections = 0
     var rejectedConnections = 0
     var inFlightRequests = 0
+    /// Connections that used their read budget and still have data waiting.
+    var connectionsToReadAgain: [UInt64] = []
     private var nextToken: UInt64 = 2
     private var shutdownDeadline: UInt64 = 0
     private var nextSweep: UInt64 = 0
@@ -64,7 +70,7 @@ final class ServerLoop: @unchecked Sendable {
         epollFD = cepoll_create()
         wakeFD = cepoll_eventfd_create()
         guard epollFD >= 0, wakeFD >= 0 else {
-            close(fd)
+            for descriptor in [fd, epollFD, wakeFD] where descriptor >= 0 { close(descriptor) }
             throw HTTPServerStartError(description: "cannot create epoll/eventfd: \(String(cString: strerror(errno)))")
         }
         _ = cepoll_add(epollFD, fd, CEPOLL_IN, Self.listenerToken)
@@ -93,9 +99,8 @@ final class ServerLoop: @unchecked Sendable {
         }
     }
 
-    /// Starts the loop on a thread of its own.
-    /// A plain pthread rather than Foundation's `Thread`, so the server does not pull in
-    /// Foundation (several MiB of resident memory per process).
+    /// Starts the loop on a thread of its own: a plain pthread rather than Foundation's `Thread`,
+    /// so the server does not pull in Foundation (several MiB of resident memory per process).
     func start() {
         var attributes = pthread_attr_t()
         pthread_attr_init(&attributes)
@@ -131,7 +136,8 @@ final class ServerLoop: @unchecked Sendable {
         var events = [cepoll_event_t](repeating: cepoll_event_t(), count: 256)
         let tickMillis = Int32(sweepInterval / 1_000_000)
         while true {
-            let count = events.withUnsafeMutableBufferPointer { cepoll_wait(epollFD, $0.baseAddress, Int32($0.count), tickMillis) }
+            let timeout = connectionsToReadAgain.isEmpty ? tickMillis : 0
+            let count = events.withUnsafeMutableBufferPointer { cepoll_wait(epollFD, $0.baseAddress, Int32($0.count), timeout) }
             if count < 0 && errno != EINTR {
                 logger.error("epoll_wait failed", ["errno": String(errno)])
                 break
@@ -145,6 +151,13 @@ final class ServerLoop: @unchecked Sendable {
                 }
             }
             drainInbox()
+            if !connectionsToReadAgain.isEmpty {
+                let tokens = connectionsToReadAgain
+                connectionsToReadAgain.removeAll(keepingCapacity: true)
+                for token in tokens {
+                    if let connection = connections[token] { readAvailable(connection) }
+                }
+            }
             let now = MonotonicClock.now()
             if now >= nextSweep {
                 nextSweep = now + sweepInterval
@@ -251,6 +264,10 @@ final class ServerLoop: @unchecked Sendable {
             return
         }
         for connection in Array(connections.values) {
+            if isDraining, isIdle(connection) {
+                closeConnection(connection)  // e.g. its last response was still being written when draining began
+                continue
+            }
             if connection.writeDeadline != 0, now >= connection.writeDeadline {
                 metrics?.timeouts.increment(by: 1, ["phase": "write"])
                 closeConnection(connection)
