@@ -263,6 +263,7 @@ extension ServerLoop {
             guard sent >= 0 else { return closeConnection(connection) }
             connection.outputStart += sent
             connection.compactOutput()
+            if sent > 0 { connection.writeDeadline = 0 }  // progress: the stall timer starts again
         }
         afterWrite(connection)
         if connections[connection.token] != nil, connection.phase == .awaitingHead, !connection.hasPendingOutput {
