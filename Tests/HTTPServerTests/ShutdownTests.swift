@@ -2,6 +2,7 @@ import Foundation
 import HTTPServer
 import HTTPTestSupport
 import Logging
+import Synchronization
 import Testing
 
 @Suite struct ShutdownTests {
@@ -46,5 +47,39 @@ import Testing
         await server.shutdown()
         #expect(ContinuousClock.now - started < .seconds(1.5))
         #expect(await slow == nil)
+    }
+}
+
+@Suite struct HandlerCancellationTests {
+    final class Observed: Sendable {
+        let cancelled = Mutex(false)
+    }
+
+    @Test func clientLeavingCancelsItsLongPoll() async throws {
+        let observed = Observed()
+        try await withServer(router: { logger in
+            var router = Router(logger: logger)
+            router.get("/long-poll") { _ in
+                do {
+                    try await Task.sleep(for: .seconds(60))
+                } catch {
+                    observed.cancelled.withLock { $0 = true }
+                }
+                return .text("done")
+            }
+            return router
+        }) { port in
+            try await offPool {
+                let client = try RawClient(port: port)
+                try client.send("GET /long-poll HTTP/1.1\r\nHost: t\r\n\r\n")
+                usleep(100_000)
+                // the client goes away (RawClient closes in deinit)
+            }
+            let deadline = ContinuousClock.now + .seconds(2)
+            while !observed.cancelled.withLock({ $0 }) && ContinuousClock.now < deadline {
+                try await Task.sleep(for: .milliseconds(20))
+            }
+            #expect(observed.cancelled.withLock { $0 })
+        }
     }
 }

@@ -26,6 +26,8 @@ final class Connection {
     var outputStart = 0
 
     var pendingHead: ParsedRequestHead?
+    /// The task running the responder while `phase == .handling`.
+    var handlerTask: Task<Void, Never>?
     var bodyRemaining = 0
     var chunkedDecoder: ChunkedBodyDecoder?
     var body: [UInt8] = []

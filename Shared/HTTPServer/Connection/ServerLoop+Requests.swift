@@ -54,7 +54,9 @@ extension ServerLoop {
         connection.peerClosed = true
         switch connection.phase {
         case .handling:
-            break  // answer, then close (the peer may only have shut its write side)
+            // The client left (or shut its sending side): stop the responder's work, e.g. end a
+            // long-poll. Whatever it still returns is written before the connection closes.
+            connection.handlerTask?.cancel()
         case .closing:
             if !connection.hasPendingOutput { closeConnection(connection) }  // else closed once flushed
         case .awaitingHead, .readingBody:
@@ -168,7 +170,7 @@ extension ServerLoop {
         let token = connection.token
         let keepAliveRequested = parsed.keepAlive && !connection.peerClosed
         let responder = self.responder
-        Task { [self] in
+        connection.handlerTask = Task { [self] in
             let response = await responder.respond(to: request)
             let keepAlive = keepAliveRequested && !isDraining
             let bytes = ResponseSerializer.serialize(response, .init(
@@ -182,6 +184,7 @@ extension ServerLoop {
     /// A responder's answer arrived: write it, then go on with pipelined input or close.
     func deliver(_ bytes: [UInt8], keepAlive: Bool, to connection: Connection) {
         guard connection.phase == .handling else { return }
+        connection.handlerTask = nil
         connection.requestsServed += 1
         if keepAlive && !isDraining && !connection.peerClosed {
             connection.phase = .awaitingHead

@@ -316,6 +316,8 @@ final class ServerLoop: @unchecked Sendable {
 
     func closeConnection(_ connection: Connection) {
         guard connections.removeValue(forKey: connection.token) != nil else { return }
+        connection.handlerTask?.cancel()  // nobody is left to answer
+        connection.handlerTask = nil
         close(connection.fd)
         if connection.isRejected {
             rejectedConnections -= 1

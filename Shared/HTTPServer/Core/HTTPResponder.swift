@@ -7,6 +7,9 @@ public protocol HTTPResponder: Sendable {
 
     /// The response to a complete request. May suspend for as long as it needs (long-polls);
     /// it holds no thread while suspended. Must not throw: a responder turns errors into responses.
+    ///
+    /// The task is cancelled when the client closes the connection before the answer, and when
+    /// the shutdown grace period ends; long waits should be cancellable (`Task.sleep`, etc.).
     func respond(to request: HTTPRequest) async -> HTTPResponse
 }
 
