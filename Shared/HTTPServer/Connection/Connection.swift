@@ -28,6 +28,8 @@ final class Connection {
     var pendingHead: ParsedRequestHead?
     /// The task running the responder while `phase == .handling`.
     var handlerTask: Task<Void, Never>?
+    /// A streaming responder waiting for the unsent output to drop below the watermark.
+    var streamAck: CheckedContinuation<Bool, Never>?
     var bodyRemaining = 0
     var chunkedDecoder: ChunkedBodyDecoder?
     var body: [UInt8] = []
@@ -54,6 +56,7 @@ final class Connection {
     }
 
     var bufferedInput: Int { input.count - inputStart }
+    var pendingOutputBytes: Int { output.count - outputStart }
     var hasPendingOutput: Bool { outputStart < output.count }
 
     /// Drops consumed input, releasing large buffers so idle connections stay small.

@@ -16,9 +16,27 @@ enum ResponseSerializer {
         var isHeadRequest: Bool
     }
 
+    /// How the body's end is marked on the wire.
+    enum BodyLength {
+        case length(Int)
+        case chunked
+        /// HTTP/1.0 streaming of unknown length: the body ends when the connection closes.
+        case untilClose
+    }
+
+    /// Head and in-memory body.
     static func serialize(_ response: HTTPResponse, _ framing: Framing) -> [UInt8] {
+        var out = serializeHead(response, framing, bodyLength: .length(response.body.count), reserving: response.body.count)
+        if !framing.isHeadRequest && !response.status.forbidsBody {
+            out.append(contentsOf: response.body)
+        }
+        return out
+    }
+
+    /// Status line and header fields, ending with the empty line.
+    static func serializeHead(_ response: HTTPResponse, _ framing: Framing, bodyLength: BodyLength, reserving extra: Int = 0) -> [UInt8] {
         var out: [UInt8] = []
-        out.reserveCapacity(160 + response.body.count)
+        out.reserveCapacity(160 + extra)
         append("HTTP/1.1 ", to: &out)
         append(String(response.status.code), to: &out)
         out.append(HTTPSyntax.space)
@@ -49,9 +67,16 @@ enum ResponseSerializer {
             append("\r\n", to: &out)
         }
         if !response.status.forbidsBody {
-            append("Content-Length: ", to: &out)
-            append(String(response.body.count), to: &out)
-            append("\r\n", to: &out)
+            switch bodyLength {
+            case .length(let count):
+                append("Content-Length: ", to: &out)
+                append(String(count), to: &out)
+                append("\r\n", to: &out)
+            case .chunked:
+                append("Transfer-Encoding: chunked\r\n", to: &out)
+            case .untilClose:
+                break
+            }
         }
         if !framing.keepAlive {
             append("Connection: close\r\n", to: &out)
@@ -59,11 +84,23 @@ enum ResponseSerializer {
             append("Connection: keep-alive\r\n", to: &out)
         }
         append("\r\n", to: &out)
-        if !framing.isHeadRequest && !response.status.forbidsBody {
-            out.append(contentsOf: response.body)
-        }
         return out
     }
+
+    /// One chunk of a chunked body: size in hex, CRLF, data, CRLF.
+    static func chunk(_ bytes: [UInt8]) -> [UInt8] {
+        var out = Array(String(bytes.count, radix: 16).utf8)
+        out.reserveCapacity(out.count + bytes.count + 4)
+        out.append(HTTPSyntax.cr)
+        out.append(HTTPSyntax.lf)
+        out.append(contentsOf: bytes)
+        out.append(HTTPSyntax.cr)
+        out.append(HTTPSyntax.lf)
+        return out
+    }
+
+    /// The last chunk and an empty trailer section.
+    static let lastChunk = Array("0\r\n\r\n".utf8)
 
     /// The interim `100 Continue` response.
     static let continueResponse = Array("HTTP/1.1 100 Continue\r\n\r\n".utf8)

@@ -172,12 +172,15 @@ extension ServerLoop {
         let responder = self.responder
         connection.handlerTask = Task { [self] in
             let response = await responder.respond(to: request)
-            let keepAlive = keepAliveRequested && !isDraining
-            let bytes = ResponseSerializer.serialize(response, .init(
-                requestID: request.requestID, keepAlive: keepAlive,
+            let framing = ResponseSerializer.Framing(
+                requestID: request.requestID, keepAlive: keepAliveRequested && !isDraining,
                 requestVersion: request.version, isHeadRequest: request.method == .head
-            ))
-            post(.response(token: token, bytes: bytes, keepAlive: keepAlive))
+            )
+            if let stream = response.bodyStream, !response.status.forbidsBody {
+                await sendStreamed(response, stream, framing: framing, token: token)
+            } else {
+                post(.response(token: token, bytes: ResponseSerializer.serialize(response, framing), keepAlive: framing.keepAlive))
+            }
         }
     }
 
@@ -276,6 +279,10 @@ extension ServerLoop {
     }
 
     private func afterWrite(_ connection: Connection) {
+        if let ack = connection.streamAck, connection.pendingOutputBytes <= Self.streamWatermark {
+            connection.streamAck = nil
+            ack.resume(returning: true)
+        }
         if connection.hasPendingOutput {
             if connection.writeDeadline == 0 {
                 connection.writeDeadline = MonotonicClock.now() + configuration.timeouts.writeStall.nanoseconds

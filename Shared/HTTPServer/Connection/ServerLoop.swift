@@ -16,7 +16,14 @@ import Synchronization
 /// thread; other threads use only `post(_:)`, `isDraining` and the lifecycle lock.
 final class ServerLoop: @unchecked Sendable {
     enum Message {
+        /// A whole response; the request is done.
         case response(token: UInt64, bytes: [UInt8], keepAlive: Bool)
+        /// Part of a streamed response; `accepted` is resumed with false when the client is gone.
+        case streamPiece(token: UInt64, bytes: [UInt8], accepted: CheckedContinuation<Bool, Never>)
+        /// The end of a streamed response; the request is done.
+        case streamEnded(token: UInt64, bytes: [UInt8], keepAlive: Bool)
+        /// A streamed response failed midway: cut the connection.
+        case streamAborted(token: UInt64)
         case shutdown
     }
 
@@ -31,6 +38,8 @@ final class ServerLoop: @unchecked Sendable {
     static let readsPerTurn = 16
     /// Bytes discarded while lingering before the connection is closed outright.
     static let maxLingeringDiscard = 1024 * 1024
+    /// Unsent bytes of a streamed response above which its producer is suspended.
+    static let streamWatermark = 256 * 1024
 
     let configuration: HTTPServerConfiguration
     let logger: Logger
@@ -88,14 +97,17 @@ final class ServerLoop: @unchecked Sendable {
 
     var isDraining: Bool { draining.load(ordering: .relaxed) }
 
-    /// Hands a message to the loop thread and wakes it. Dropped once the loop has stopped.
-    func post(_ message: Message) {
+    /// Hands a message to the loop thread and wakes it. Returns false (and drops the message)
+    /// once the loop has stopped.
+    @discardableResult
+    func post(_ message: Message) -> Bool {
         inbox.withLock { state in
-            guard !state.closed else { return }
+            guard !state.closed else { return false }
             let wasEmpty = state.messages.isEmpty
             state.messages.append(message)
             // Signalled under the lock so it can never hit a descriptor `finish()` closed.
             if wasEmpty { _ = cepoll_eventfd_signal(wakeFD) }
+            return true
         }
     }
 
@@ -176,9 +188,19 @@ final class ServerLoop: @unchecked Sendable {
         }
         for message in messages {
             switch message {
-            case .response(let token, let bytes, let keepAlive):
+            case .response(let token, let bytes, let keepAlive), .streamEnded(let token, let bytes, let keepAlive):
                 inFlightRequests -= 1
                 if let connection = connections[token] { deliver(bytes, keepAlive: keepAlive, to: connection) }
+            case .streamPiece(let token, let bytes, let accepted):
+                guard let connection = connections[token], connection.phase == .handling else {
+                    accepted.resume(returning: false)
+                    continue
+                }
+                connection.streamAck = accepted
+                write(bytes, to: connection)  // resumes `accepted` once below the watermark
+            case .streamAborted(let token):
+                inFlightRequests -= 1
+                if let connection = connections[token] { closeConnection(connection) }
             case .shutdown:
                 beginDrain()
             }
@@ -299,11 +321,13 @@ final class ServerLoop: @unchecked Sendable {
     private func finish() {
         for connection in Array(connections.values) { closeConnection(connection) }
         if listenFD >= 0 { close(listenFD) }
-        inbox.withLock { state in
+        let unhandled = inbox.withLock { state -> [Message] in
             state.closed = true
-            state.messages.removeAll()
             close(wakeFD)
+            defer { state.messages.removeAll() }
+            return state.messages
         }
+        for case .streamPiece(_, _, let accepted) in unhandled { accepted.resume(returning: false) }
         close(epollFD)
         logger.info("http server stopped", ["port": String(port)])
         let waiters = lifecycle.withLock { state -> [CheckedContinuation<Void, Never>] in
@@ -318,6 +342,8 @@ final class ServerLoop: @unchecked Sendable {
         guard connections.removeValue(forKey: connection.token) != nil else { return }
         connection.handlerTask?.cancel()  // nobody is left to answer
         connection.handlerTask = nil
+        connection.streamAck?.resume(returning: false)
+        connection.streamAck = nil
         close(connection.fd)
         if connection.isRejected {
             rejectedConnections -= 1
