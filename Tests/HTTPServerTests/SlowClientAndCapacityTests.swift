@@ -60,31 +60,4 @@ import Testing
             #expect(response.status == 200)
         }
     }
-
-    /// 5,000 idle connections, then a normal request must still be answered promptly.
-    @Test func fiveThousandIdleConnectionsThenAPromptAnswer() async throws {
-        try raiseOpenFileLimit(to: 12_000)
-        let rssBefore = residentSetSizeKiB()
-        try await withServer { port in
-            try await offPool {
-                let start = Date()
-                let idle = try (0..<5_000).map { _ in try RawClient(port: port) }
-                let opened = Date().timeIntervalSince(start)
-                usleep(300_000)  // let the server accept them all
-                let rssWithIdle = residentSetSizeKiB()
-                let requestStart = Date()
-                let client = try RawClient(port: port)
-                try client.send("GET /hello HTTP/1.1\r\nHost: t\r\n\r\n")
-                let response = try client.readResponse()
-                let latency = Date().timeIntervalSince(requestStart)
-                #expect(response.status == 200)
-                #expect(latency < 0.5, "answer took \(latency) s with 5,000 idle connections")
-                let perConnection = Double(rssWithIdle - rssBefore) * 1024 / 5_000
-                print("5,000 idle connections: opened in \(String(format: "%.2f", opened)) s; process RSS +\((rssWithIdle - rssBefore) / 1024) MiB "
-                      + "(≈\(Int(perConnection)) bytes per connection, client and server side together); request latency \(String(format: "%.1f", latency * 1000)) ms")
-                #expect(rssWithIdle - rssBefore < 64 * 1024, "idle connections should cost well under 64 MiB")
-                _ = idle
-            }
-        }
-    }
 }

@@ -13,9 +13,9 @@ public func raiseOpenFileLimit(to wanted: rlim_t) throws {
 
 private let RLIMIT_NOFILE_VALUE = __rlimit_resource_t(RLIMIT_NOFILE.rawValue)
 
-/// VmRSS of this process in KiB.
-public func residentSetSizeKiB() -> Int {
-    guard let status = try? String(contentsOfFile: "/proc/self/status", encoding: .utf8) else { return 0 }
+/// VmRSS in KiB of this process, or of the process whose status file is given.
+public func residentSetSizeKiB(statusFile: String = "/proc/self/status") -> Int {
+    guard let status = try? String(contentsOfFile: statusFile, encoding: .utf8) else { return 0 }
     for line in status.split(separator: "\n") where line.hasPrefix("VmRSS:") {
         return Int(line.split(separator: " ").dropFirst().first ?? "0") ?? 0
     }
