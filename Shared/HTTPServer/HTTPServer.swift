@@ -74,13 +74,13 @@ public final class HTTPServer: Sendable {
     }
 
     /// Starts a server, runs `body` with it, and shuts it down when `body` returns or throws.
-    public static func withRunningServer<Result: Sendable>(
+    public static func withRunningServer<Value: Sendable>(
         configuration: HTTPServerConfiguration = HTTPServerConfiguration(),
         logger: Logger,
         metrics: MetricsRegistry? = nil,
         responder: any HTTPResponder,
-        _ body: (HTTPServer) async throws -> Result
-    ) async throws -> Result {
+        _ body: (HTTPServer) async throws -> Value
+    ) async throws -> Value {
         let server = HTTPServer(configuration: configuration, logger: logger, metrics: metrics, responder: responder)
         try server.start()
         do {
