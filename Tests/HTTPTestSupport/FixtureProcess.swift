@@ -1,14 +1,25 @@
 import Foundation
 
 /// The `http-shutdown-fixture` service (the real runtime with a `/slow/:ms` route) in a
-/// process of its own, listening on an ephemeral loopback port.
+/// process of its own, listening on an ephemeral loopback port. Use ``with(environment:_:)``,
+/// which never leaves the process behind.
 public final class FixtureProcess: @unchecked Sendable {
     public let process = Process()
     public let port: Int
     private let reader: LineReader
 
+    /// Starts the fixture, runs `body`, and then kills the process if it is still running
+    /// (also when `body` throws), so no test leaves a server behind.
+    public static func with<T: Sendable>(
+        environment: [String: String] = [:], _ body: (FixtureProcess) async throws -> T
+    ) async throws -> T {
+        let fixture = try await FixtureProcess(environment: environment)
+        defer { fixture.kill() }
+        return try await body(fixture)
+    }
+
     /// Starts the fixture and waits until it logs the port it listens on.
-    public init(environment extra: [String: String] = [:]) async throws {
+    private init(environment extra: [String: String] = [:]) async throws {
         process.executableURL = URL(fileURLWithPath: try builtProduct("http-shutdown-fixture"))
         process.environment = [
             "HTTP_HOST": "127.0.0.1", "HTTP_PORT": "0", "DATABASE_URL": "postgres://u:p@localhost/db",
@@ -30,7 +41,12 @@ public final class FixtureProcess: @unchecked Sendable {
         }
     }
 
-    deinit { if process.isRunning { process.terminate() } }
+    /// SIGKILL, then reaps the process.
+    private func kill() {
+        guard process.isRunning else { return }
+        Glibc.kill(process.processIdentifier, SIGKILL)
+        process.waitUntilExit()
+    }
 
     /// VmRSS of the fixture in KiB.
     public func residentSetSizeKiB() -> Int {
