@@ -14,8 +14,8 @@ public struct ServiceExitedEarly: Error, Sendable, CustomStringConvertible {
 /// Runs a process's services together and stops them all on SIGTERM or SIGINT.
 ///
 /// On a signal (or when any service ends or fails on its own) the shared ``ShutdownSignal`` is
-/// triggered and every service finishes its in-flight work; after `gracePeriod` the remaining
-/// ones are cancelled. ``run()`` returns normally after a signal-initiated shutdown and throws
+/// triggered and every service finishes its in-flight work; after `gracePeriod`, or at a second
+/// signal, the remaining ones are cancelled. ``run()`` returns normally after a signal-initiated shutdown and throws
 /// the first failure otherwise, so `main` can exit 0 or 1 accordingly.
 public struct ServiceGroup: Sendable {
     private let services: [any Service]
@@ -37,10 +37,16 @@ public struct ServiceGroup: Sendable {
 
     public func run() async throws {
         let shutdown = ShutdownSignal()
+        let impatience = ShutdownSignal()  // a second signal: stop waiting for in-flight work
         let signalWatcher = Task { [signals, logger] in
             for await signalNumber in SignalStream.make(signals) {
-                logger.info("received \(SignalStream.name(signalNumber)); shutting down")
-                shutdown.trigger()
+                if shutdown.isTriggered {
+                    logger.warning("received \(SignalStream.name(signalNumber)) again; cancelling services now")
+                    impatience.trigger()
+                } else {
+                    logger.info("received \(SignalStream.name(signalNumber)); shutting down")
+                    shutdown.trigger()
+                }
             }
         }
         defer { signalWatcher.cancel() }
@@ -59,7 +65,12 @@ public struct ServiceGroup: Sendable {
             }
             group.addTask { [gracePeriod] in
                 await shutdown.wait()
-                try await Task.sleep(for: gracePeriod)
+                await withTaskGroup(of: Void.self) { deadline in
+                    deadline.addTask { try? await Task.sleep(for: gracePeriod) }
+                    deadline.addTask { await impatience.wait() }
+                    await deadline.next()
+                    deadline.cancelAll()
+                }
                 return .gracePeriodOver
             }
             var running = services.count
@@ -78,7 +89,7 @@ public struct ServiceGroup: Sendable {
                     }
                     shutdown.trigger()
                 case .gracePeriodOver:
-                    logger.warning("shutdown grace period over; cancelling remaining services", ["running": String(running)])
+                    logger.warning("cancelling remaining services", ["running": String(running)])
                     group.cancelAll()
                 }
             }

@@ -66,3 +66,21 @@ struct FlaggingService: Service {
         #expect(!slow.value.withLock { $0 })
     }
 }
+
+@Suite struct ServiceGroupSecondSignalTests {
+    @Test func aSecondSignalCancelsWithoutWaitingForTheGracePeriod() async throws {
+        let slow = StopFlag()
+        let group = ServiceGroup(services: [FlaggingService(name: "slow", flag: slow, stopTime: .seconds(30))],
+                                 logger: Logger(service: "group-test", sink: MemoryLogSink()),
+                                 gracePeriod: .seconds(30), signals: [SIGUSR1])
+        async let run: Void = group.run()
+        try await Task.sleep(for: .milliseconds(100))
+        kill(getpid(), SIGUSR1)
+        try await Task.sleep(for: .milliseconds(100))
+        let secondSignal = ContinuousClock.now
+        kill(getpid(), SIGUSR1)
+        try await run
+        #expect(ContinuousClock.now - secondSignal < .seconds(2))
+        #expect(!slow.value.withLock { $0 })
+    }
+}
