@@ -35,12 +35,24 @@ let package = Package(
             path: "Benchmarks/QueueBench"
         ),
 
+        .executableTarget(
+            name: "http-bench-server",
+            dependencies: ["HTTPServer", "ServiceRuntime"],
+            path: "Benchmarks/http/Server"
+        ),
+
         // MARK: Test support
         .target(name: "TestSupport", dependencies: ["Postgres", "Schema", "Logging"], path: "Tests/TestSupport"),
+        .target(name: "HTTPTestSupport", path: "Tests/HTTPTestSupport"),
         .executableTarget(
             name: "queue-test-worker",
             dependencies: ["Postgres", "JobQueue", "Logging"],
             path: "Tests/Fixtures/QueueTestWorker"
+        ),
+        .executableTarget(
+            name: "http-shutdown-fixture",
+            dependencies: ["ServiceRuntime", "HTTPServer"],
+            path: "Tests/Fixtures/HTTPShutdownFixture"
         ),
         .testTarget(
             name: "PostgresTests",
@@ -54,12 +66,12 @@ let package = Package(
         ),
         .testTarget(
             name: "HTTPServerTests",
-            dependencies: ["HTTPServer", "Logging", "Metrics"],
+            dependencies: ["HTTPServer", "Logging", "Metrics", "HTTPTestSupport"],
             path: "Tests/HTTPServerTests"
         ),
         .testTarget(
             name: "ServiceRuntimeTests",
-            dependencies: ["ServiceRuntime", "HTTPServer", "Logging", "Metrics"],
+            dependencies: ["ServiceRuntime", "HTTPServer", "Logging", "Metrics", "HTTPTestSupport"],
             path: "Tests/ServiceRuntimeTests"
         ),
         .testTarget(

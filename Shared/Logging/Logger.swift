@@ -1,4 +1,8 @@
-import Foundation
+#if canImport(Glibc)
+import Glibc
+#elseif canImport(Darwin)
+import Darwin
+#endif
 import Synchronization
 
 /// Severity of a log line, lowest first.
@@ -48,7 +52,7 @@ public final class StandardOutputSink: LogSink {
             bytes.withUnsafeBytes { buffer in
                 var offset = 0
                 while offset < buffer.count {
-                    let written = Foundation.write(1, buffer.baseAddress! + offset, buffer.count - offset)
+                    let written = systemWrite(1, buffer.baseAddress! + offset, buffer.count - offset)
                     if written <= 0 {
                         if written < 0 && errno == EINTR { continue }
                         return
@@ -58,6 +62,16 @@ public final class StandardOutputSink: LogSink {
             }
         }
     }
+}
+
+/// `write(2)`; the module imports the C library rather than Foundation, which would add several
+/// MiB of resident memory to every service.
+private func systemWrite(_ descriptor: Int32, _ bytes: UnsafeRawPointer, _ count: Int) -> Int {
+    #if canImport(Glibc)
+    Glibc.write(descriptor, bytes, count)
+    #else
+    Darwin.write(descriptor, bytes, count)
+    #endif
 }
 
 /// Collects lines in memory; for tests that assert on what was logged.

@@ -1,4 +1,3 @@
-import Foundation
 import Synchronization
 
 /// Label pairs of one series, e.g. `["queue": "route"]`.
@@ -222,12 +221,12 @@ public final class MetricsRegistry: Sendable {
     }
 
     private static func escapeHelp(_ text: String) -> String {
-        text.replacingOccurrences(of: "\\", with: "\\\\").replacingOccurrences(of: "\n", with: "\\n")
+        text.replacing("\\", with: "\\\\").replacing("\n", with: "\\n")
     }
 
     private static func escapeLabelValue(_ text: String) -> String {
-        text.replacingOccurrences(of: "\\", with: "\\\\")
-            .replacingOccurrences(of: "\"", with: "\\\"")
-            .replacingOccurrences(of: "\n", with: "\\n")
+        text.replacing("\\", with: "\\\\")
+            .replacing("\"", with: "\\\"")
+            .replacing("\n", with: "\\n")
     }
 }

@@ -1,0 +1,180 @@
+import Logging
+import Metrics
+
+/// A route handler: returns a response or throws (``ProblemConvertible`` errors become their
+/// problem; anything else becomes a logged 500).
+public typealias RouteHandler = @Sendable (RequestContext) async throws -> HTTPResponse
+
+/// Matches method and path to handlers and turns errors into problem responses.
+///
+/// Patterns are absolute paths whose segments are literals or `:name` parameters
+/// (`/v1/applications/:id/claim`). A literal segment wins over a parameter. A path that matches
+/// no pattern is a 404; one that matches with another method is a 405 with `Allow`. `HEAD` is
+/// served by the `GET` route. Every response carries `X-Request-Id`; request counts and latencies
+/// go to the metrics registry labelled by route pattern (never by raw path).
+public struct Router: HTTPResponder {
+    struct Route: Sendable {
+        var method: HTTPMethod
+        var pattern: RoutePattern
+        var bodyLimit: Int?
+        var handler: RouteHandler
+    }
+
+    private var routes: [Route] = []
+    private let logger: Logger
+    private let metrics: RouterMetrics?
+
+    /// - Parameters:
+    ///   - logger: handlers get it with `request_id` added; unhandled errors are logged to it.
+    ///   - metrics: when given, `http_requests_total` and `http_request_duration_seconds` are kept there.
+    public init(logger: Logger, metrics: MetricsRegistry? = nil) {
+        self.logger = logger
+        self.metrics = metrics.map(RouterMetrics.init(registry:))
+    }
+
+    /// Registers `handler` for `method` and `path`.
+    /// - Parameter bodyLimit: largest request body for this route in bytes; nil = server default.
+    public mutating func add(_ method: HTTPMethod, _ path: String, bodyLimit: Int? = nil, _ handler: @escaping RouteHandler) {
+        let pattern = RoutePattern(path)
+        precondition(!routes.contains { $0.method == method && $0.pattern == pattern }, "route \(method) \(path) registered twice")
+        routes.append(Route(method: method, pattern: pattern, bodyLimit: bodyLimit, handler: handler))
+    }
+
+    public mutating func get(_ path: String, _ handler: @escaping RouteHandler) { add(.get, path, handler) }
+    public mutating func post(_ path: String, bodyLimit: Int? = nil, _ handler: @escaping RouteHandler) { add(.post, path, bodyLimit: bodyLimit, handler) }
+    public mutating func put(_ path: String, bodyLimit: Int? = nil, _ handler: @escaping RouteHandler) { add(.put, path, bodyLimit: bodyLimit, handler) }
+    public mutating func patch(_ path: String, bodyLimit: Int? = nil, _ handler: @escaping RouteHandler) { add(.patch, path, bodyLimit: bodyLimit, handler) }
+    public mutating func delete(_ path: String, _ handler: @escaping RouteHandler) { add(.delete, path, handler) }
+
+    // MARK: HTTPResponder
+
+    public func bodyLimit(for head: HTTPRequestHead) -> Int? {
+        guard case .found(let route, _) = match(head.method, head.path) else { return nil }
+        return route.bodyLimit
+    }
+
+    public func respond(to request: HTTPRequest) async -> HTTPResponse {
+        let started = ContinuousClock.now
+        var routeLabel = "unmatched"
+        var response: HTTPResponse
+        switch match(request.method, request.path) {
+        case .found(let route, let parameters):
+            routeLabel = route.pattern.text
+            let context = RequestContext(
+                request: request, parameters: parameters,
+                logger: logger.with(["request_id": request.requestID]), route: route.pattern.text
+            )
+            response = await run(route.handler, context)
+        case .methodNotAllowed(let allowed):
+            var headers = HTTPHeaders()
+            headers.add(name: "Allow", value: allowed.map(\.rawValue).joined(separator: ", "))
+            response = Problem(status: .methodNotAllowed, code: "method-not-allowed",
+                               detail: "This resource does not support \(request.method.rawValue.prefix(16)).")
+                .response(requestID: request.requestID, headers: headers)
+        case .notFound:
+            response = Problem(status: .notFound, code: "not-found", detail: "No resource at this path.")
+                .response(requestID: request.requestID)
+        }
+        response.headers.replaceOrAdd(name: RequestID.headerName, value: request.requestID)
+        metrics?.record(method: request.method, route: routeLabel, status: response.status, since: started)
+        return response
+    }
+
+    private func run(_ handler: RouteHandler, _ context: RequestContext) async -> HTTPResponse {
+        do {
+            return try await handler(context)
+        } catch let error as any ProblemConvertible {
+            return error.problem.response(requestID: context.requestID, headers: error.responseHeaders)
+        } catch {
+            context.logger.error("unhandled error in handler", [
+                "route": context.route, "method": context.request.method.rawValue,
+                "error": String(describing: error), "error_type": String(describing: type(of: error)),
+            ])
+            return Problem(
+                status: .internalServerError, code: "internal-error",
+                detail: "An unexpected error occurred. Quote the request id when reporting it."
+            ).response(requestID: context.requestID)
+        }
+    }
+
+    // MARK: Matching
+
+    enum Match {
+        case found(Route, [String: String])
+        case methodNotAllowed([HTTPMethod])
+        case notFound
+    }
+
+    func match(_ method: HTTPMethod, _ path: Substring) -> Match {
+        let segments = path.split(separator: "/", omittingEmptySubsequences: false).dropFirst()
+        var best: (route: Route, parameters: [String: String], score: [Bool])?
+        var allowed: [HTTPMethod] = []
+        for route in routes {
+            guard let (parameters, score) = route.pattern.match(segments) else { continue }
+            let servesMethod = route.method == method || (method == .head && route.method == .get)
+            if !servesMethod {
+                allowed.append(route.method)
+                if route.method == .get { allowed.append(.head) }
+                continue
+            }
+            if let current = best {
+                let moreSpecific = RoutePattern.isMoreSpecific(score, than: current.score)
+                let exactMethodBeatsHeadFallback = score == current.score && route.method == method && current.route.method != method
+                guard moreSpecific || exactMethodBeatsHeadFallback else { continue }
+            }
+            best = (route, parameters, score)
+        }
+        if let best { return .found(best.route, best.parameters) }
+        if !allowed.isEmpty {
+            var unique: [HTTPMethod] = []
+            for method in allowed where !unique.contains(method) { unique.append(method) }
+            return .methodNotAllowed(unique)
+        }
+        return .notFound
+    }
+}
+
+/// A parsed route pattern such as `/v1/items/:id`.
+struct RoutePattern: Sendable, Equatable {
+    enum Segment: Sendable, Equatable {
+        case literal(String)
+        case parameter(String)
+    }
+
+    let text: String
+    let segments: [Segment]
+
+    init(_ text: String) {
+        precondition(text.hasPrefix("/"), "route pattern must start with '/': \(text)")
+        self.text = text
+        segments = text.split(separator: "/", omittingEmptySubsequences: false).dropFirst().map { part in
+            part.hasPrefix(":") ? .parameter(String(part.dropFirst())) : .literal(String(part))
+        }
+    }
+
+    /// Parameters and a specificity score (true per literal segment), or nil when it does not match.
+    func match(_ pathSegments: ArraySlice<Substring>) -> ([String: String], [Bool])? {
+        guard pathSegments.count == segments.count else { return nil }
+        var parameters: [String: String] = [:]
+        var score: [Bool] = []
+        score.reserveCapacity(segments.count)
+        for (segment, actual) in zip(segments, pathSegments) {
+            switch segment {
+            case .literal(let literal):
+                guard actual == literal else { return nil }
+                score.append(true)
+            case .parameter(let name):
+                guard !actual.isEmpty, let decoded = PercentDecoding.decode(actual) else { return nil }
+                parameters[name] = decoded
+                score.append(false)
+            }
+        }
+        return (parameters, score)
+    }
+
+    /// Literal segments beat parameters, earliest segment first.
+    static func isMoreSpecific(_ a: [Bool], than b: [Bool]) -> Bool {
+        for (x, y) in zip(a, b) where x != y { return x }
+        return false
+    }
+}

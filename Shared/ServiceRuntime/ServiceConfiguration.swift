@@ -1,0 +1,60 @@
+import HTTPServer
+import Logging
+
+/// What every Amtsweg service reads from its environment (DESIGN.md "Fixed names").
+///
+/// | variable | meaning | default |
+/// |---|---|---|
+/// | `HTTP_HOST` | address to listen on | `0.0.0.0` |
+/// | `HTTP_PORT` | port (0 = any free port) | the service's default |
+/// | `DATABASE_URL` / `DATABASE_URL_FILE` | PostgreSQL connection URL (secret) | required |
+/// | `LOG_LEVEL` | `debug`, `info`, `warning`, `error` | `info` |
+/// | `SHUTDOWN_GRACE_SECONDS` | time to finish in-flight work after SIGTERM | `25` |
+/// | `HTTP_MAX_CONNECTIONS` | open-connection cap (503 past it) | `10000` |
+/// | `HTTP_MAX_BODY_BYTES` | default request body limit (413 past it) | `1048576` |
+public struct ServiceConfiguration: Sendable {
+    public var serviceName: String
+    public var httpHost: String
+    public var httpPort: Int
+    /// Contains a password: never log it (use ``redactedDatabaseURL``).
+    public var databaseURL: String
+    public var logLevel: LogLevel
+    public var shutdownGracePeriod: Duration
+    public var maxConnections: Int
+    public var maxBodyBytes: Int
+
+    public init(serviceName: String, defaultPort: Int, environment: Environment = Environment()) throws {
+        self.serviceName = serviceName
+        httpHost = try environment.string("HTTP_HOST", default: "0.0.0.0")
+        httpPort = try environment.int("HTTP_PORT", default: defaultPort, range: 0...65535)
+        databaseURL = try environment.secret("DATABASE_URL")
+        guard databaseURL.hasPrefix("postgres://") || databaseURL.hasPrefix("postgresql://") || databaseURL.contains("=") else {
+            throw ConfigurationError(variable: "DATABASE_URL", problem: "must be a postgres:// URL or a libpq key=value string")
+        }
+        logLevel = try environment.logLevel()
+        shutdownGracePeriod = try environment.seconds("SHUTDOWN_GRACE_SECONDS", default: .seconds(25))
+        maxConnections = try environment.int("HTTP_MAX_CONNECTIONS", default: 10_000, range: 1...1_000_000)
+        maxBodyBytes = try environment.int("HTTP_MAX_BODY_BYTES", default: 1024 * 1024, range: 0...(1 << 40))
+    }
+
+    /// The database URL with any password replaced by `***`, for log lines.
+    public var redactedDatabaseURL: String {
+        guard let schemeEnd = databaseURL.firstRange(of: "://"),
+              let at = databaseURL[schemeEnd.upperBound...].firstIndex(of: "@")
+        else { return databaseURL.contains("password") ? "(key=value string)" : databaseURL }
+        let userInfo = databaseURL[schemeEnd.upperBound..<at]
+        guard let colon = userInfo.firstIndex(of: ":") else { return databaseURL }
+        return String(databaseURL[..<colon]) + ":***" + String(databaseURL[at...])
+    }
+
+    /// The HTTP server configuration these settings imply. The server's grace period is a little
+    /// shorter than the process's, so the server is done before the service group gives up.
+    public var httpServerConfiguration: HTTPServerConfiguration {
+        var configuration = HTTPServerConfiguration(host: httpHost, port: httpPort)
+        configuration.limits.maxConnections = maxConnections
+        configuration.limits.maxBodyBytes = maxBodyBytes
+        let margin = Duration.seconds(2)
+        configuration.shutdownGracePeriod = shutdownGracePeriod > margin * 2 ? shutdownGracePeriod - margin : shutdownGracePeriod / 2
+        return configuration
+    }
+}
