@@ -17,6 +17,12 @@ let package = Package(
             pkgConfig: "libpq",
             providers: [.apt(["libpq-dev"])]
         ),
+        .systemLibrary(
+            name: "CLibCurl",
+            path: "Shared/CLibCurl",
+            pkgConfig: "libcurl",
+            providers: [.apt(["libcurl4-openssl-dev"])]
+        ),
 
         // MARK: Shared libraries
         .target(name: "Logging", path: "Shared/Logging"),
@@ -27,12 +33,23 @@ let package = Package(
         .target(name: "CEpoll", path: "Shared/CEpoll"),
         .target(name: "HTTPServer", dependencies: ["CEpoll", "Logging", "Metrics"], path: "Shared/HTTPServer"),
         .target(name: "ServiceRuntime", dependencies: ["HTTPServer", "Logging", "Metrics"], path: "Shared/ServiceRuntime"),
+        .target(
+            name: "CCurlShim", dependencies: ["CLibCurl"], path: "Shared/CCurlShim",
+            linkerSettings: [.linkedLibrary("curl")]
+        ),
+        .target(name: "Mail", dependencies: ["CCurlShim", "ServiceRuntime"], path: "Shared/Mail"),
 
         // MARK: Benchmarks (commands, not tests)
         .executableTarget(
             name: "QueueBench",
             dependencies: ["Postgres", "Schema", "JobQueue", "Logging", "TestSupport"],
             path: "Benchmarks/QueueBench"
+        ),
+
+        .executableTarget(
+            name: "mail-bench",
+            dependencies: ["Mail"],
+            path: "Benchmarks/MailBench"
         ),
 
         .executableTarget(
@@ -73,6 +90,11 @@ let package = Package(
             name: "ServiceRuntimeTests",
             dependencies: ["ServiceRuntime", "HTTPServer", "Logging", "Metrics", "HTTPTestSupport"],
             path: "Tests/ServiceRuntimeTests"
+        ),
+        .testTarget(
+            name: "MailTests",
+            dependencies: ["Mail", "ServiceRuntime"],
+            path: "Tests/MailTests"
         ),
         .testTarget(
             name: "MetricsTests",
