@@ -15,6 +15,8 @@ struct amtsweg_smtp {
     char reply[512];
     size_t reply_length;
     int reply_complete;
+    // The first 4xx/5xx reply of the transfer: curl's QUIT afterwards must not hide it.
+    char error_reply[512];
     char error[CURL_ERROR_SIZE];
 };
 
@@ -49,7 +51,11 @@ static int debug_callback(CURL *easy, curl_infotype type, char *data, size_t siz
     }
     smtp->reply[smtp->reply_length] = 0;
     // A reply ends with a line "NNN text" (no hyphen after the code).
-    if (size >= 4 && data[3] == ' ') smtp->reply_complete = 1;
+    if (size >= 4 && data[3] == ' ') {
+        smtp->reply_complete = 1;
+        if ((smtp->reply[0] == '4' || smtp->reply[0] == '5') && smtp->error_reply[0] == 0)
+            memcpy(smtp->error_reply, smtp->reply, sizeof smtp->error_reply);
+    }
     return 0;
 }
 
@@ -111,6 +117,7 @@ int amtsweg_smtp_send(amtsweg_smtp_t *smtp, const char *mail_from, const char *c
     smtp->reply[0] = 0;
     smtp->reply_length = 0;
     smtp->reply_complete = 0;
+    smtp->error_reply[0] = 0;
     smtp->data = data;
     smtp->length = length;
     smtp->offset = 0;
@@ -143,6 +150,6 @@ done:
     smtp->length = 0;
     result->curl_code = (int)code;
     snprintf(result->error, sizeof result->error, "%s", smtp->error);
-    snprintf(result->reply, sizeof result->reply, "%s", smtp->reply);
+    snprintf(result->reply, sizeof result->reply, "%s", smtp->error_reply[0] ? smtp->error_reply : smtp->reply);
     return (int)code;
 }

@@ -125,17 +125,34 @@ public enum MIMEEncoding {
         }
     }
 
-    /// `Name <addr>` for a header, the name encoded when it is not plain ASCII.
-    static func mailbox(_ address: MailAddress) -> String {
-        guard let name = address.displayName else { return address.address }
-        let safeName: String
-        if isPlainHeaderText(name), !name.contains(where: { "\"\\()<>[]:;@,.".contains($0) }) {
-            safeName = name
-        } else if isPlainHeaderText(name) {
-            safeName = "\"" + name.replacing("\\", with: "\\\\").replacing("\"", with: "\\\"") + "\""
-        } else {
-            safeName = encodedWords(name, maxWordLength: 60).joined(separator: "\r\n ")
+    /// A header field of mailboxes (`Name <addr>, …`), names encoded when they are not plain
+    /// ASCII, folded so no line exceeds 76 characters.
+    static func addressField(_ name: String, _ addresses: [MailAddress]) -> String {
+        var tokens: [String] = []
+        for (index, address) in addresses.enumerated() {
+            var parts: [String] = []
+            if let display = address.displayName {
+                if isPlainHeaderText(display), !display.contains(where: { "\"\\()<>[]:;@,.".contains($0) }) {
+                    parts += display.split(separator: " ").map(String.init)
+                } else if isPlainHeaderText(display) {
+                    parts.append("\"" + display.replacing("\\", with: "\\\\").replacing("\"", with: "\\\"") + "\"")
+                } else {
+                    parts += encodedWords(display, maxWordLength: 60)
+                }
+            }
+            parts.append("<\(address.address)>" + (index < addresses.count - 1 ? "," : ""))
+            tokens += parts
         }
-        return "\(safeName) <\(address.address)>"
+        var lines: [String] = []
+        var current = "\(name):"
+        for token in tokens {
+            if current.utf8.count + 1 + token.utf8.count > maxLineLength && current.utf8.count > 1 {
+                lines.append(current)
+                current = ""
+            }
+            current += " " + token
+        }
+        lines.append(current)
+        return lines.joined(separator: "\r\n")
     }
 }

@@ -62,8 +62,8 @@ public struct MailMessage: Sendable, Equatable {
     /// The whole message: headers, blank line, quoted-printable body, CRLF line endings.
     public func rendered() throws(MailError) -> [UInt8] {
         var headers: [String] = []
-        headers.append("From: " + MIMEEncoding.mailbox(from))
-        headers.append("To: " + to.map(MIMEEncoding.mailbox).joined(separator: ",\r\n "))
+        headers.append(MIMEEncoding.addressField("From", [from]))
+        headers.append(MIMEEncoding.addressField("To", to))
         headers.append(try MIMEEncoding.headerField("Subject", subject))
         headers.append("Date: " + MailDate.format(secondsSince1970: date))
         headers.append("Message-ID: " + messageID)

@@ -139,6 +139,12 @@ public struct RenderedNotification: Sendable, Equatable {
     public var body: String
     /// Nil when the tenant's template was used (or there was none); otherwise why it was not.
     public var fallbackReason: String?
+
+    public init(subject: String, body: String, fallbackReason: String? = nil) {
+        self.subject = subject
+        self.body = body
+        self.fallbackReason = fallbackReason
+    }
 }
 
 extension NotificationKind {

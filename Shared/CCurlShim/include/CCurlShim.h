@@ -25,7 +25,8 @@ typedef struct {
     long connects_opened;
     /// libcurl's error buffer.
     char error[256];
-    /// The server's last reply, all its lines, control characters replaced by spaces.
+    /// The server's first 4xx/5xx reply of this send, else its last reply; all its lines,
+    /// control characters replaced by spaces.
     char reply[512];
 } amtsweg_smtp_result_t;
 
