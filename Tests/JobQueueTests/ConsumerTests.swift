@@ -243,3 +243,17 @@ final class StartTimes: Sendable {
     func record(_ id: Int64) { seen.withLock { _ = $0.insert(id) } }
     func contains(_ id: Int64) -> Bool { seen.withLock { $0.contains(id) } }
 }
+
+@Suite struct QueueMetricsTests {
+    @Test func statisticsAppearInThePrometheusText() async throws {
+        let db = try await TestDatabase.make()
+        let queue = db.makeQueue()
+        try await db.fill(queue, count: 3)
+        let registry = MetricsRegistry()
+        queue.registerStatistics(in: registry)
+        let text = await registry.render()
+        #expect(text.contains("amtsweg_queue_ready_jobs{queue=\"route\"} 3\n"))
+        #expect(text.contains("amtsweg_queue_dead_letters{queue=\"notify-email\"} 0\n"))
+        #expect(text.contains("# TYPE amtsweg_queue_oldest_ready_age_seconds gauge"))
+    }
+}

@@ -95,3 +95,24 @@ import TestSupport
         #expect(try await db.jobCount() == 0)
     }
 }
+
+@Suite struct EnqueueUnderPoolPressureTests {
+    @Test func enqueueInsideTransactionsNeverWaitsForASecondPooledConnection() async throws {
+        // Every connection of the pool is inside a transaction that enqueues: reading the queue
+        // definitions must use the transaction's own connection, or this times out.
+        let db = try await TestDatabase.make(maxConnections: 2)
+        let queue = db.makeQueue()
+        try await withThrowingTaskGroup(of: Void.self) { group in
+            for n in 0..<8 {
+                group.addTask {
+                    try await db.pool.withTransaction { tx in
+                        try await tx.query("SELECT pg_sleep(0.02)")
+                        try await queue.enqueue(try NewJob(queue: .route, payload: Ping(n: n)), in: tx)
+                    }
+                }
+            }
+            try await group.waitForAll()
+        }
+        #expect(try await db.jobCount() == 8)
+    }
+}
