@@ -257,3 +257,29 @@ final class StartTimes: Sendable {
         #expect(text.contains("# TYPE amtsweg_queue_oldest_ready_age_seconds gauge"))
     }
 }
+
+@Suite struct LeaseLossTests {
+    @Test func aConsumerNeverAcksAJobWhoseLeaseItLost() async throws {
+        let db = try await TestDatabase.make()
+        let queue = db.makeQueue()
+        let registry = MetricsRegistry()
+        let gate = SharedCounter()
+        let consumer = RunningConsumer(QueueConsumer(
+            pool: db.pool, listener: nil,
+            configuration: ConsumerConfiguration(queue: .notifyEmail, pollInterval: .milliseconds(50)),
+            handler: .effects(ClosureJobHandler { _ in
+                gate.add()
+                while gate.current < 2 { try await Task.sleep(for: .milliseconds(10)) }
+            }), logger: db.logger, metrics: registry
+        ))
+        let id = try #require(try await queue.enqueue(try NewJob(queue: .notifyEmail, payload: Ping(n: 1))))
+        #expect(await eventually { gate.current == 1 })
+        // Another consumer took the job over (as after an expired lease): new lease id.
+        try await db.pool.query("UPDATE queue_jobs SET lease_id = gen_random_uuid(), leased_by = 'other' WHERE id = \(id)")
+        gate.add()  // let the first handler finish
+        #expect(await eventually { registry.counter("amtsweg_queue_leases_lost_total", help: "").value(["queue": "notify-email"]) == 1 })
+        await consumer.stop()
+        // The job is still there, held by the other consumer.
+        #expect(try await db.scalar("SELECT leased_by FROM queue_jobs WHERE id = \(id)", as: String.self) == "other")
+    }
+}
