@@ -8,6 +8,7 @@ let package = Package(
     platforms: [.macOS(.v14)],
     products: [
         .executable(name: "queue-bench", targets: ["QueueBench"]),
+        .executable(name: "notification", targets: ["notification"]),
     ],
     targets: [
         // MARK: System libraries
@@ -38,6 +39,20 @@ let package = Package(
             linkerSettings: [.linkedLibrary("curl")]
         ),
         .target(name: "Mail", dependencies: ["CCurlShim", "ServiceRuntime"], path: "Shared/Mail"),
+
+        // MARK: Services
+        .target(
+            name: "NotificationService",
+            dependencies: ["Mail", "JobQueue", "Postgres", "Schema", "ServiceRuntime", "Logging", "Metrics"],
+            path: "Services/notification/Library"
+        ),
+        .executableTarget(
+            name: "notification",
+            dependencies: ["NotificationService", "ServiceRuntime"],
+            path: "Services/notification",
+            exclude: ["Library"],
+            sources: ["main.swift"]
+        ),
 
         // MARK: Benchmarks (commands, not tests)
         .executableTarget(
