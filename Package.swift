@@ -106,10 +106,16 @@ let package = Package(
             dependencies: ["ServiceRuntime", "HTTPServer", "Logging", "Metrics", "HTTPTestSupport"],
             path: "Tests/ServiceRuntimeTests"
         ),
+        .target(name: "MailTestSupport", path: "Tests/MailTestSupport"),
         .testTarget(
             name: "MailTests",
-            dependencies: ["Mail", "ServiceRuntime"],
+            dependencies: ["Mail", "ServiceRuntime", "MailTestSupport"],
             path: "Tests/MailTests"
+        ),
+        .testTarget(
+            name: "NotificationTests",
+            dependencies: ["NotificationService", "Mail", "JobQueue", "Postgres", "Schema", "ServiceRuntime", "Logging", "Metrics", "TestSupport", "MailTestSupport"],
+            path: "Tests/NotificationTests"
         ),
         .testTarget(
             name: "MetricsTests",

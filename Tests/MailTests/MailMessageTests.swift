@@ -1,6 +1,7 @@
 import Foundation
 import Mail
 import ServiceRuntime
+import MailTestSupport
 import Testing
 
 @Suite struct MailMessageTests {

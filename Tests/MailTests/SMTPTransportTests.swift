@@ -1,5 +1,6 @@
 import Foundation
 import Mail
+import MailTestSupport
 import Testing
 
 /// Against a real SMTP server: aiosmtpd started per test (Tests/Fixtures/smtp/smtp_server.py).
