@@ -21,6 +21,7 @@ public let smtpFixtureDirectory: String = {
 }()
 
 public func toolPath(_ name: String) -> String {
+    if name.contains("/") { return name }
     for directory in (ProcessInfo.processInfo.environment["PATH"] ?? "/usr/bin").split(separator: ":") {
         let candidate = "\(directory)/\(name)"
         if FileManager.default.isExecutableFile(atPath: candidate) { return candidate }
@@ -29,7 +30,8 @@ public func toolPath(_ name: String) -> String {
 }
 
 /// Starts `arguments` (resolved through PATH) with output to `outputPath`; returns the pid.
-public func spawn(_ arguments: [String], outputPath: String) throws -> pid_t {
+/// `environment` (when given) is added to this process's environment.
+public func spawn(_ arguments: [String], outputPath: String, environment: [String: String]? = nil) throws -> pid_t {
     var actions = posix_spawn_file_actions_t()
     posix_spawn_file_actions_init(&actions)
     defer { posix_spawn_file_actions_destroy(&actions) }
@@ -40,7 +42,15 @@ public func spawn(_ arguments: [String], outputPath: String) throws -> pid_t {
     let argv = ([executable] + arguments.dropFirst()).map { strdup($0) } + [nil]
     defer { argv.forEach { free($0) } }
     var pid: pid_t = 0
-    let result = posix_spawn(&pid, executable, &actions, nil, argv, environ)
+    let result: Int32
+    if let environment {
+        let merged = ProcessInfo.processInfo.environment.merging(environment) { $1 }
+        let envp = merged.map { strdup("\($0.key)=\($0.value)") } + [nil]
+        defer { envp.forEach { free($0) } }
+        result = posix_spawn(&pid, executable, &actions, nil, argv, envp)
+    } else {
+        result = posix_spawn(&pid, executable, &actions, nil, argv, environ)
+    }
     guard result == 0 else { throw FixtureError("cannot start \(executable): \(String(cString: strerror(result)))") }
     return pid
 }
