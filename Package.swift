@@ -68,6 +68,12 @@ let package = Package(
         ),
 
         .executableTarget(
+            name: "notification-bench",
+            dependencies: ["NotificationService", "Mail", "JobQueue", "Postgres", "Metrics", "Logging", "ServiceRuntime", "TestSupport"],
+            path: "Benchmarks/NotificationBench"
+        ),
+
+        .executableTarget(
             name: "http-bench-server",
             dependencies: ["HTTPServer", "ServiceRuntime"],
             path: "Benchmarks/http/Server"
