@@ -55,11 +55,15 @@ import TestSupport
             #expect(received.count >= count)
             print("notification process killed after \(atKill) of \(count) mails; \(received.count) received, \(received.count - count) duplicates (same Message-ID)")
             #expect(try await harness.queue.deadLetters().isEmpty)
+            try await Task.sleep(for: .milliseconds(500))
+            let status = (try? String(contentsOfFile: "/proc/\(second)/status", encoding: .utf8)) ?? ""
+            let rss = status.split(separator: "\n").first { $0.hasPrefix("VmRSS:") } ?? "VmRSS: ?"
+            print("notification process after its share of the burst, idle: \(rss.replacingOccurrences(of: "\t", with: " "))")
             // A clean stop: SIGTERM ends the second process with status 0.
             kill(second, SIGTERM)
-            let status = try await offPool { reap(second) }
+            let exitStatus = try await offPool { reap(second) }
             secondRunning = false
-            #expect(status == 0, "exit status \(status): \((try? String(contentsOfFile: "\(directory)/second.log", encoding: .utf8)) ?? "")")
+            #expect(exitStatus == 0, "exit status \(exitStatus): \((try? String(contentsOfFile: "\(directory)/second.log", encoding: .utf8)) ?? "")")
         }
     }
 }
