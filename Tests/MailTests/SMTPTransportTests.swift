@@ -169,6 +169,20 @@ import Testing
         }
     }
 
+    @Test func serverRestartedBetweenSendsCostsNoFailedAttempt() async throws {
+        try await SMTPServer.with { server in
+            let transport = try SMTPTransport(Self.configuration(server))
+            defer { transport.shutdown() }
+            try await transport.send(Self.message(key: "first"))
+            server.stop()
+            try await server.start()
+            // The kept connection is dead; libcurl notices before reusing it.
+            try await transport.send(Self.message(key: "second"))
+            #expect(try server.messages().count == 2)
+            #expect(transport.connectionsOpened == 2)
+        }
+    }
+
     @Test func connectionRefusedIsTransient() async throws {
         // A port nobody listens on: bind one, close it.
         let fd = socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)

@@ -13,8 +13,8 @@ import TestSupport
         let executable = buildProductsDirectory().appendingPathComponent("notification").path
         return try spawn([executable], outputPath: log, environment: [
             "DATABASE_URL": harness.db.url, "HTTP_HOST": "127.0.0.1", "HTTP_PORT": "0", "MIGRATE_ON_START": "false",
-            "SMTP_URL": smtpURL, "SMTP_STARTTLS": "off", "SMTP_FROM": "noreply@erkrath.de",
-            "PUBLIC_INBOX_URL": "https://inbox.erkrath.example", "NOTIFY_LEASE_SECONDS": "2", "LOG_LEVEL": "warning",
+            "SMTP_URL": smtpURL, "SMTP_STARTTLS": "off", "SMTP_CONNECTIONS": "2", "SMTP_FROM": "noreply@erkrath.de",
+            "PUBLIC_INBOX_URL": "https://inbox.erkrath.example", "NOTIFY_LEASE_SECONDS": "2", "LOG_LEVEL": "info",
         ])
     }
 
@@ -56,6 +56,20 @@ import TestSupport
             print("notification process killed after \(atKill) of \(count) mails; \(received.count) received, \(received.count - count) duplicates (same Message-ID)")
             #expect(try await harness.queue.deadLetters().isEmpty)
             try await Task.sleep(for: .milliseconds(500))
+            // Health and metrics on the port it logged.
+            let log = try String(contentsOfFile: "\(directory)/second.log", encoding: .utf8)
+            let listening = try #require(log.split(separator: "\n").first { $0.contains("\"http server listening\"") })
+            let object = try JSONSerialization.jsonObject(with: Data(listening.utf8)) as? [String: Any]
+            let port = try #require(Int(object?["port"] as? String ?? ""))
+            let health = try await run(["curl", "-s", "-o", "/dev/null", "-w", "%{http_code}", "http://127.0.0.1:\(port)/healthz"], in: directory)
+            #expect(health == "200")
+            let metrics = try await run(["curl", "-s", "http://127.0.0.1:\(port)/metrics"], in: directory)
+            #expect(metrics.contains("amtsweg_notification_emails_sent_total{kind=\"new_application\"}"))
+            // Two worker threads, one connection each, for 900 mails.
+            #expect(metrics.contains("amtsweg_smtp_connections_opened_total 2"))
+            #expect(metrics.contains("amtsweg_queue_ready_jobs{queue=\"notify-email\"} 0"))
+            // No applicant data in the service's log either.
+            #expect(!log.contains(Seed.applicantName) && !log.contains(Seed.applicantEmail))
             let status = (try? String(contentsOfFile: "/proc/\(second)/status", encoding: .utf8)) ?? ""
             let rss = status.split(separator: "\n").first { $0.hasPrefix("VmRSS:") } ?? "VmRSS: ?"
             print("notification process after its share of the burst, idle: \(rss.replacingOccurrences(of: "\t", with: " "))")

@@ -1,6 +1,7 @@
 import JobQueue
 import Logging
 import Mail
+import Metrics
 import Postgres
 import Schema
 import ServiceRuntime
@@ -29,9 +30,18 @@ public enum NotificationService {
         let migrator = Migrator(logger: runtime.logger)
         if migrate { _ = try await migrator.migrate(pool) }
         let transport = try makeMailTransport(smtp)
+        if let smtpTransport = transport as? SMTPTransport {
+            runtime.metrics.addCollector {
+                [MetricSample(
+                    name: "amtsweg_smtp_connections_opened_total", help: "SMTP connections libcurl opened (a burst reuses them)",
+                    type: .counter, labels: [:], value: Double(smtpTransport.connectionsOpened))]
+            }
+        }
         runtime.logger.info("mail transport", ["endpoint": describe(try smtp.endpoint), "connections": String(smtp.connections)])
         let handler = NotificationHandler(
             pool: pool, transport: transport, sender: smtp.from, inboxURL: inboxURL, logger: runtime.logger, metrics: runtime.metrics)
+        // Queue depth and oldest-job age per queue on /metrics.
+        JobQueue(pool: pool, notifier: nil).registerStatistics(in: runtime.metrics)
         let listener = PostgresListener(configuration: configuration, logger: runtime.logger)
         let consumer = QueueConsumer(
             pool: pool, listener: listener,
