@@ -106,6 +106,8 @@ public final class SMTPServer: @unchecked Sendable {
         public var failPermanently = false
         public var auth: (user: String, password: String)?
         public var certificate: TestCertificate?
+        /// With `certificate`: TLS from the first byte (`smtps://`) instead of STARTTLS.
+        public var implicitTLS = false
         public var save = true
         public var port = 0
         public init() {}
@@ -146,6 +148,7 @@ public final class SMTPServer: @unchecked Sendable {
         if options.failPermanently { arguments.append("--fail-perm") }
         if let auth = options.auth { arguments += ["--auth", "\(auth.user):\(auth.password)"] }
         if let certificate = options.certificate { arguments += ["--tls-cert", certificate.certificate, "--tls-key", certificate.key] }
+        if options.implicitTLS { arguments.append("--implicit-tls") }
         if !options.save { arguments.append("--no-save") }
         let log = "\(spool)/server-\(UUID().uuidString).log"
         let pid = try spawn(arguments, outputPath: log)
@@ -175,7 +178,7 @@ public final class SMTPServer: @unchecked Sendable {
         self.pid = nil
     }
 
-    public var url: String { "smtp://127.0.0.1:\(port)" }
+    public var url: String { "\(options.implicitTLS ? "smtps" : "smtp")://127.0.0.1:\(port)" }
 
     public func stats() throws -> Stats {
         try JSONDecoder().decode(Stats.self, from: Data(contentsOf: URL(fileURLWithPath: "\(spool)/stats.json")))
