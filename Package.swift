@@ -41,7 +41,7 @@ let package = Package(
             name: "intake",
             dependencies: ["IntakeService", "ServiceRuntime"],
             path: "Services/intake",
-            exclude: ["Library", "openapi.yaml"],
+            exclude: ["Library", "openapi.yaml", "sync-openapi.sh"],
             sources: ["main.swift"]
         ),
         .executableTarget(
