@@ -26,11 +26,11 @@ public enum Reference {
 /// With `blockSize` 1 numbers follow the order of allocation exactly.
 public final class ReferenceAllocator: Sendable {
     private struct Block { var next: Int64; var end: Int64 }  // next..<end
+    private struct BlockKey: Hashable { let tenant: UUID; let year: Int }
     private let pool: PostgresPool
     private let blockSize: Int
-    private let blocks = Mutex<[BlockKey: Block]>([:])
-
-    private struct BlockKey: Hashable { let tenant: UUID; let year: Int }
+    /// Reserved, not yet used numbers; concurrent reservations each add a block, none is dropped.
+    private let blocks = Mutex<[BlockKey: [Block]]>([:])
 
     public init(pool: PostgresPool, blockSize: Int = 1) {
         precondition(blockSize >= 1)
@@ -42,22 +42,21 @@ public final class ReferenceAllocator: Sendable {
     public func next(tenant: UUID, year: Int) async throws -> Int64 {
         let key = BlockKey(tenant: tenant, year: year)
         if let number = take(key) { return number }
-        while true {
-            let end = try await reserve(tenant: tenant, year: year, count: blockSize)
-            let first = end - Int64(blockSize) + 1
-            // Keep the rest of the block for later callers; another task may have stored one
-            // meanwhile, in which case the older block is used up first and this one replaces it.
-            blocks.withLock { $0[key] = Block(next: first + 1, end: end + 1) }
-            return first
+        let last = try await reserve(tenant: tenant, year: year, count: blockSize)
+        let first = last - Int64(blockSize) + 1
+        if blockSize > 1 {
+            blocks.withLock { $0[key, default: []].append(Block(next: first + 1, end: last + 1)) }
         }
+        return first
     }
 
     private func take(_ key: BlockKey) -> Int64? {
         blocks.withLock { blocks in
-            guard var block = blocks[key], block.next < block.end else { return nil }
-            let number = block.next
-            block.next += 1
-            blocks[key] = block
+            guard var list = blocks[key], !list.isEmpty else { return nil }
+            let number = list[0].next
+            list[0].next += 1
+            if list[0].next == list[0].end { list.removeFirst() }
+            blocks[key] = list.isEmpty ? nil : list
             return number
         }
     }

@@ -388,5 +388,6 @@ components:
                 type: string
               message:
                 type: string
+
 """#
 }
