@@ -58,6 +58,11 @@ let package = Package(
         ),
 
         .executableTarget(
+            name: "intake-bench",
+            dependencies: ["Domain", "Postgres", "TestSupport"],
+            path: "Benchmarks/intake"
+        ),
+        .executableTarget(
             name: "http-bench-server",
             dependencies: ["HTTPServer", "ServiceRuntime"],
             path: "Benchmarks/http/Server"

@@ -20,8 +20,7 @@ public enum Reference {
 }
 
 /// Hands out reference numbers. Numbers are reserved from `reference_counters` in blocks, each
-/// in a short statement of its own (autocommit), so no row lock is held across an intake
-/// transaction: references stay unique under any number of concurrent posters and replicas, and
+/// in a short statement of its own, so no row lock is held across an intake transaction: references stay unique under any number of concurrent posters and replicas, and
 /// numbers of a block left unused (a rejected request after allocation, a restart) are gaps.
 /// With `blockSize` 1 numbers follow the order of allocation exactly.
 public final class ReferenceAllocator: Sendable {
@@ -62,9 +61,19 @@ public final class ReferenceAllocator: Sendable {
     }
 
     /// Reserves `count` numbers and returns the last of them.
+    ///
+    /// The counter's commit does not wait for the WAL flush (`synchronous_commit = off`), so the
+    /// row lock that serialises all posters of a tenant is held for microseconds, not for an
+    /// fsync. This is safe: any application using a number commits later, durably, and its flush
+    /// covers the counter's earlier WAL record; if the server crashes before that, the counter
+    /// may fall back, but only over numbers no committed application carries.
     private func reserve(tenant: UUID, year: Int, count: Int) async throws -> Int64 {
+        // One statement, one implicit transaction: `set_config(…, true)` holds until its commit
+        // (checked: pg_stat_wal.wal_sync does not grow with these statements).
         let rows = try await pool.query("""
-            INSERT INTO reference_counters AS c (tenant_id, year, last_value) VALUES (\(tenant), \(year), \(count))
+            WITH async AS (SELECT set_config('synchronous_commit', 'off', true) AS setting)
+            INSERT INTO reference_counters AS c (tenant_id, year, last_value)
+            SELECT \(tenant), \(year), \(count) FROM async
             ON CONFLICT (tenant_id, year) DO UPDATE SET last_value = c.last_value + \(count)
             RETURNING last_value
             """)
