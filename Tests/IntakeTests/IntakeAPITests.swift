@@ -138,6 +138,39 @@ import TestSupport
         #expect(try await h.db.scalar("SELECT sum(size_bytes)::bigint FROM attachments", as: Int64.self) == 25 << 20)
     }
 
+    /// Large attachments are decoded from the body in chunks and joined by the server; JSON's
+    /// optional `\/` escape inside base64 is understood.
+    @Test func largeAttachmentsArriveIntactWithOrWithoutEscapedSlashes() async throws {
+        let h = try await IntakeHarness.make()
+        var generator = SystemRandomNumberGenerator()
+        let sizes = [3 * (1 << 20) + 17, 1 << 20, 5]
+        let contents = sizes.map { size in (0..<size).map { _ in UInt8.random(in: 0...255, using: &generator) } }
+        var json = #"{"service":"parking","applicant":{"name":"Max"},"form":{},"attachments":["#
+        for (index, content) in contents.enumerated() {
+            var base64 = Data(content).base64EncodedString()
+            if index == 0 { base64 = base64.replacingOccurrences(of: "/", with: "\\/") }
+            json += (index > 0 ? "," : "") + #"{"filename":"f\#(index).bin","content_type":"application/pdf","content_base64":"\#(base64)","sha256":"\#(SHA256.hexDigest(content))"}"#
+        }
+        json += "]}"
+        let response = try await h.postRaw(Data(json.utf8), key: h.keyA)
+        #expect(response.status == 201, "\(response.text)")
+        let stored = try await h.db.pool.query("SELECT size_bytes, sha256(content) AS digest FROM attachments ORDER BY position")
+        #expect(stored.count == 3)
+        for (index, row) in stored.enumerated() {
+            #expect(try row.decode("size_bytes", as: Int.self) == sizes[index])
+            #expect([UInt8](try row.decode("digest", as: Data.self)) == SHA256.hash(contents[index]))
+        }
+        // A broken character deep inside a large attachment is found before anything is stored.
+        let before = try await h.footprint()
+        var broken = Data(contents[0]).base64EncodedString()
+        broken.replaceSubrange(broken.index(broken.startIndex, offsetBy: 2_000_000)...broken.index(broken.startIndex, offsetBy: 2_000_000), with: "*")
+        let bad = #"{"service":"parking","applicant":{"name":"Max"},"form":{},"attachments":[{"filename":"x","content_type":"application/pdf","content_base64":"\#(broken)"}]}"#
+        let refused = try await h.postRaw(Data(bad.utf8), key: h.keyA)
+        #expect(refused.status == 422)
+        #expect(refused.fields == ["attachments[0].content_base64"] && refused.codes == ["invalid-base64"], "\(refused.text)")
+        #expect(try await h.footprint() == before)
+    }
+
     @Test func formLimits() async throws {
         let h = try await IntakeHarness.make()
         let before = try await h.footprint()
