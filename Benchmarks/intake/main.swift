@@ -117,6 +117,16 @@ func now() -> Double {
     return Double(ts.tv_sec) + Double(ts.tv_nsec) / 1e9
 }
 
+/// User + system CPU seconds of a process so far.
+func cpuSeconds(_ pid: Int32) -> Double {
+    guard let text = try? String(contentsOfFile: "/proc/\(pid)/stat", encoding: .utf8),
+          let close = text.lastIndex(of: ")") else { return 0 }
+    let fields = text[text.index(after: close)...].split(separator: " ")
+    // After the command: state is field 3, utime 14, stime 15 (1-based in proc(5)).
+    let ticks = Double(sysconf(Int32(_SC_CLK_TCK)))
+    return (Double(fields[11]) ?? 0) / ticks + (Double(fields[12]) ?? 0) / ticks
+}
+
 func procStatus(_ pid: Int32, _ field: String) -> Int {
     guard let text = try? String(contentsOfFile: "/proc/\(pid)/status", encoding: .utf8) else { return 0 }
     for line in text.split(separator: "\n") where line.hasPrefix(field + ":") {
@@ -206,6 +216,7 @@ print("== throughput: \(options.connections) keep-alive connections, \(options.s
 let accepted = Box(0), failed = Box(0)
 let deadline = now() + options.seconds
 let started = now()
+let cpuBefore = cpuSeconds(pid)
 onThreads(options.connections) { index in
     guard let client = try? Client(port: port) else { return }
     var n = index * 1_000_000, ok = 0, bad = 0
@@ -218,7 +229,10 @@ onThreads(options.connections) { index in
 }
 let elapsed = now() - started
 let throughput = Double(accepted.value) / elapsed
-print(String(format: "accepted: %d in %.1f s = %.0f/s (failed: %d)", accepted.value, elapsed, throughput, failed.value))
+let cpuPerRequest = (cpuSeconds(pid) - cpuBefore) / Double(max(accepted.value, 1)) * 1e6
+print(String(format: "accepted: %d in %.1f s = %.0f/s (failed: %d); intake CPU %.0f µs per application; load average %@",
+             accepted.value, elapsed, throughput, failed.value, cpuPerRequest,
+             ((try? String(contentsOfFile: "/proc/loadavg", encoding: .utf8)) ?? "?").split(separator: " ").prefix(3).joined(separator: " ")))
 
 // 3. Latency at a fixed rate (open loop; latency from the scheduled send time, so a stall
 //    counts against every request that should have gone out meanwhile).

@@ -79,6 +79,7 @@ import TestSupport
         ("negative amount", ["payment.amount_cents": "-1"], "payment.amount_cents", "out-of-range"),
         ("name wrong type", ["applicant.name": "42"], "applicant.name", "wrong-type"),
         ("control character in name", ["applicant.name": #""Erika\u0000""#], "applicant.name", "invalid"),
+        ("NUL in form", ["form": #"{"a": "x\u0000"}"#], "form", "invalid"),
     ] as [(String, [String: String], String, String)])
     func refusedSubmissionsNameTheFieldAndStoreNothing(_ label: String, _ changes: [String: String], _ field: String, _ code: String) async throws {
         let h = try await IntakeHarness.make()
@@ -242,6 +243,10 @@ import TestSupport
         #expect(response.json["code"] as? String == "invalid-json")
         response = try await h.postRaw(Data("[]".utf8), key: h.keyA)
         #expect(response.status == 422)
+        // A lone surrogate escape is JSON the database cannot store as jsonb.
+        response = try await h.postRaw(Data(#"{"service":"parking","applicant":{"name":"Max"},"form":{"a":"\ud800"}}"#.utf8), key: h.keyA)
+        #expect(response.status == 422, "\(response.text)")
+        #expect(response.fields == ["form"])
         response = try await h.postRaw(try JSONSerialization.data(withJSONObject: IntakeHarness.validBody()), key: h.keyA, contentType: "text/plain")
         #expect(response.status == 415)
         response = try await h.postRaw(try JSONSerialization.data(withJSONObject: IntakeHarness.validBody()), key: h.keyA, idempotencyKey: String(repeating: "k", count: 256))

@@ -8,6 +8,8 @@ struct AttachmentLocator {
     /// Byte ranges (inside the quotes) of `attachments[i].content_base64`, by index `i`, for
     /// strings that are plain base64 text (no escapes other than `\/`).
     private(set) var ranges: [Int: Range<Int>] = [:]
+    /// Byte range of the top-level `form` value, as sent.
+    private(set) var formRange: Range<Int>?
 
     /// Scans `body`; nil when it is not JSON this scanner follows (JSONDecoder then reports it).
     static func locate(_ body: UnsafeRawBufferPointer) -> AttachmentLocator? {
@@ -29,6 +31,12 @@ struct AttachmentLocator {
                         return scanner.skipValue(depth: 4)
                     }
                 }
+            }
+            if key == "form" {
+                let start = scanner.position
+                guard scanner.skipValue(depth: 2) else { return false }
+                locator.formRange = start..<scanner.position
+                return true
             }
             return scanner.skipValue(depth: 2)
         }) else { return nil }
@@ -129,6 +137,44 @@ struct AttachmentLocator {
     }
 }
 
+/// Facts about a JSON value given as text (already known to be well-formed).
+enum JSONText {
+    /// Nesting depth: a scalar is 0, `{}` is 1, `{"a":[1]}` is 2.
+    static func depth(_ text: UnsafeRawBufferPointer) -> Int {
+        var depth = 0, deepest = 0, inString = false, escaped = false
+        for byte in text {
+            if inString {
+                if escaped { escaped = false } else if byte == UInt8(ascii: "\\") { escaped = true } else if byte == UInt8(ascii: "\"") { inString = false }
+                continue
+            }
+            switch byte {
+            case UInt8(ascii: "\""): inString = true
+            case UInt8(ascii: "{"), UInt8(ascii: "["): depth += 1; deepest = max(deepest, depth)
+            case UInt8(ascii: "}"), UInt8(ascii: "]"): depth -= 1
+            default: break
+            }
+        }
+        return deepest
+    }
+
+    /// Whether the text holds the escape `\u0000`, which PostgreSQL's jsonb refuses.
+    static func containsEscapedNUL(_ text: UnsafeRawBufferPointer) -> Bool {
+        let needle = Array("\\u0000".utf8)
+        guard text.count >= needle.count else { return false }
+        var index = 0
+        while index <= text.count - needle.count {
+            if text[index] == needle[0] {
+                // Count the backslashes before: an even run means this one starts an escape.
+                var run = 0, back = index - 1
+                while back >= 0 && text[back] == needle[0] { run += 1; back -= 1 }
+                if run % 2 == 0 && text[index + 1] == needle[1] && (2..<6).allSatisfy({ text[index + $0] == needle[$0] }) { return true }
+            }
+            index += 1
+        }
+        return false
+    }
+}
+
 /// Strict base64 (RFC 4648 §4, padding only at the end, `\/` read as `/`) decoded from a range
 /// of the request body in chunks of about `chunkSize` bytes.
 struct Base64ChunkReader {
@@ -190,6 +236,10 @@ struct Base64ChunkReader {
 /// Hands the scanner's ranges to ``Submission/AttachmentUpload`` while JSONDecoder runs.
 final class AttachmentRanges: Sendable {
     let ranges: [Int: Range<Int>]
-    init(_ ranges: [Int: Range<Int>]) { self.ranges = ranges }
+    let formRange: Range<Int>?
+    init(_ ranges: [Int: Range<Int>], formRange: Range<Int>?) {
+        self.ranges = ranges
+        self.formRange = formRange
+    }
     static let userInfoKey = CodingUserInfoKey(rawValue: "amtsweg.attachmentRanges")!
 }

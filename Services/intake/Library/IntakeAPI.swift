@@ -111,11 +111,14 @@ public struct IntakeAPI: Sendable {
         do {
             return try body.withUnsafeBytes { raw in
                 let decoder = JSONCoding.makeDecoder()
-                if let locator = AttachmentLocator.locate(raw) {
-                    decoder.userInfo[AttachmentRanges.userInfoKey] = AttachmentRanges(locator.ranges)
+                let locator = AttachmentLocator.locate(raw)
+                if let locator {
+                    decoder.userInfo[AttachmentRanges.userInfoKey] = AttachmentRanges(locator.ranges, formRange: locator.formRange)
                 }
                 let data = Data(bytesNoCopy: UnsafeMutableRawPointer(mutating: raw.baseAddress!), count: raw.count, deallocator: .none)
-                return try decoder.decode(Submission.self, from: data)
+                var submission = try decoder.decode(Submission.self, from: data)
+                submission.formRange = locator?.formRange
+                return submission
             }
         } catch let error as DecodingError {
             throw JSONCoding.problem(for: error)

@@ -113,6 +113,10 @@ struct IntakeStore: Sendable {
                 return created
             }
             return .success(created)
+        } catch let error as PostgresError where ["22P02", "22P05", "22025", "54000"].contains(error.sqlState ?? "") {
+            // The database refused the form's JSON text (e.g. a lone surrogate escape).
+            _ = error
+            return .failure(.service(.validationFailed([.init(field: "form", code: "invalid", message: "is not JSON the database can store")])))
         } catch is ServiceRejected {
             return .failure(.service(try await serviceProblem(submission.serviceKey, client: client)))
         } catch is KeyTaken {

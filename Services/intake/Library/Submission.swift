@@ -7,14 +7,31 @@ import HTTPServer
 struct Submission: Decodable {
     var service: String
     var applicant: Applicant
-    var form: JSONValue
+    /// Only checked to be an object while decoding; its text is taken from the body as sent.
+    var form: FormObject
     var attachments: [AttachmentUpload]?
     var payment: Payment?
     var submittedAt: String?
+    /// Where the `form` value is in the body (set after decoding).
+    var formRange: Range<Int>?
 
     enum CodingKeys: String, CodingKey {
         case service, applicant, form, attachments, payment
         case submittedAt = "submitted_at"
+    }
+
+    /// A JSON object whose members are not decoded (the body's text of it is stored as jsonb).
+    struct FormObject: Decodable {
+        struct AnyKey: CodingKey {
+            var stringValue: String
+            var intValue: Int? { nil }
+            init(stringValue: String) { self.stringValue = stringValue }
+            init?(intValue: Int) { nil }
+        }
+
+        init(from decoder: Decoder) throws {
+            _ = try decoder.container(keyedBy: AnyKey.self)
+        }
     }
 
     struct Applicant: Decodable {
@@ -144,21 +161,23 @@ struct Submission: Decodable {
             if let mailbox, let trust { postbox = .init(mailboxID: mailbox, trustLevel: trust, documentConsent: p.documentConsent ?? false) }
         }
 
-        // Form
-        var formJSON: [UInt8] = []
-        if case .object = form {
-            if form.depth > IntakeLimits.maxFormDepth {
-                fail("form", "too-deep", "must not nest deeper than \(IntakeLimits.maxFormDepth) levels")
-            } else if form.containsNUL {
-                fail("form", "invalid", "must not contain NUL characters")
-            } else {
-                let encoder = JSONEncoder()
-                encoder.outputFormatting = [.withoutEscapingSlashes]
-                formJSON = Array((try? encoder.encode(form)) ?? Data())
-                if formJSON.count > IntakeLimits.maxFormBytes { fail("form", "too-large", "must be at most \(IntakeLimits.maxFormBytes) bytes as JSON") }
+        // Form: its text as sent, checked here and parsed by the database as jsonb.
+        var formJSON = ""
+        if let range = formRange {
+            body.withUnsafeBytes { raw in
+                let text = UnsafeRawBufferPointer(rebasing: raw[range])
+                if text.count > IntakeLimits.maxFormBytes {
+                    fail("form", "too-large", "must be at most \(IntakeLimits.maxFormBytes) bytes as JSON")
+                } else if JSONText.depth(text) > IntakeLimits.maxFormDepth {
+                    fail("form", "too-deep", "must not nest deeper than \(IntakeLimits.maxFormDepth) levels")
+                } else if JSONText.containsEscapedNUL(text) {
+                    fail("form", "invalid", "must not contain NUL characters")
+                } else {
+                    formJSON = String(decoding: text, as: UTF8.self)
+                }
             }
         } else {
-            fail("form", "wrong-type", "must be a JSON object")
+            fail("form", "invalid", "could not be read")
         }
 
         // Attachments
@@ -240,7 +259,7 @@ struct Submission: Decodable {
         applicantJSON += "}"
         return ValidSubmission(
             serviceKey: serviceKey, applicantJSON: applicantJSON, postbox: postbox,
-            formJSON: String(decoding: formJSON, as: UTF8.self), paymentJSON: paymentJSON, files: files, submittedAt: submitted,
+            formJSON: formJSON, paymentJSON: paymentJSON, files: files, submittedAt: submitted,
             body: body
         )
     }
