@@ -8,6 +8,8 @@ let package = Package(
     platforms: [.macOS(.v14)],
     products: [
         .executable(name: "queue-bench", targets: ["QueueBench"]),
+        .executable(name: "amtsweg", targets: ["amtsweg"]),
+        .executable(name: "intake", targets: ["intake"]),
     ],
     targets: [
         // MARK: System libraries
@@ -27,6 +29,26 @@ let package = Package(
         .target(name: "CEpoll", path: "Shared/CEpoll"),
         .target(name: "HTTPServer", dependencies: ["CEpoll", "Logging", "Metrics"], path: "Shared/HTTPServer"),
         .target(name: "ServiceRuntime", dependencies: ["HTTPServer", "Logging", "Metrics"], path: "Shared/ServiceRuntime"),
+        .target(name: "Domain", dependencies: ["Postgres", "Logging"], path: "Shared/Domain"),
+
+        // MARK: Services
+        .target(
+            name: "IntakeService",
+            dependencies: ["Domain", "Postgres", "Schema", "JobQueue", "HTTPServer", "ServiceRuntime", "Logging", "Metrics"],
+            path: "Services/intake/Library"
+        ),
+        .executableTarget(
+            name: "intake",
+            dependencies: ["IntakeService", "ServiceRuntime"],
+            path: "Services/intake",
+            exclude: ["Library", "openapi.yaml", "sync-openapi.sh"],
+            sources: ["main.swift"]
+        ),
+        .executableTarget(
+            name: "amtsweg",
+            dependencies: ["Domain", "Postgres", "Schema", "JobQueue", "Logging"],
+            path: "Services/amtsweg"
+        ),
 
         // MARK: Benchmarks (commands, not tests)
         .executableTarget(
@@ -35,6 +57,11 @@ let package = Package(
             path: "Benchmarks/QueueBench"
         ),
 
+        .executableTarget(
+            name: "intake-bench",
+            dependencies: ["Domain", "Postgres", "TestSupport"],
+            path: "Benchmarks/intake"
+        ),
         .executableTarget(
             name: "http-bench-server",
             dependencies: ["HTTPServer", "ServiceRuntime"],
@@ -73,6 +100,21 @@ let package = Package(
             name: "ServiceRuntimeTests",
             dependencies: ["ServiceRuntime", "HTTPServer", "Logging", "Metrics", "HTTPTestSupport"],
             path: "Tests/ServiceRuntimeTests"
+        ),
+        .testTarget(
+            name: "SchemaTests",
+            dependencies: ["Domain", "Postgres", "Schema", "TestSupport"],
+            path: "Tests/SchemaTests"
+        ),
+        .testTarget(
+            name: "CLITests",
+            dependencies: ["Domain", "Postgres", "TestSupport", "HTTPTestSupport"],
+            path: "Tests/CLITests"
+        ),
+        .testTarget(
+            name: "IntakeTests",
+            dependencies: ["IntakeService", "Domain", "Postgres", "JobQueue", "HTTPServer", "Logging", "TestSupport", "HTTPTestSupport"],
+            path: "Tests/IntakeTests"
         ),
         .testTarget(
             name: "MetricsTests",
