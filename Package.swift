@@ -8,6 +8,8 @@ let package = Package(
     platforms: [.macOS(.v14)],
     products: [
         .executable(name: "queue-bench", targets: ["QueueBench"]),
+        .executable(name: "amtsweg", targets: ["amtsweg"]),
+        .executable(name: "intake", targets: ["intake"]),
         .executable(name: "notification", targets: ["notification"]),
     ],
     targets: [
@@ -39,8 +41,26 @@ let package = Package(
             linkerSettings: [.linkedLibrary("curl")]
         ),
         .target(name: "Mail", dependencies: ["CCurlShim", "ServiceRuntime"], path: "Shared/Mail"),
+        .target(name: "Domain", dependencies: ["Postgres", "Logging"], path: "Shared/Domain"),
 
         // MARK: Services
+        .target(
+            name: "IntakeService",
+            dependencies: ["Domain", "Postgres", "Schema", "JobQueue", "HTTPServer", "ServiceRuntime", "Logging", "Metrics"],
+            path: "Services/intake/Library"
+        ),
+        .executableTarget(
+            name: "intake",
+            dependencies: ["IntakeService", "ServiceRuntime"],
+            path: "Services/intake",
+            exclude: ["Library", "openapi.yaml", "sync-openapi.sh"],
+            sources: ["main.swift"]
+        ),
+        .executableTarget(
+            name: "amtsweg",
+            dependencies: ["Domain", "Postgres", "Schema", "JobQueue", "Logging"],
+            path: "Services/amtsweg"
+        ),
         .target(
             name: "NotificationService",
             dependencies: ["Mail", "JobQueue", "Postgres", "Schema", "ServiceRuntime", "Logging", "Metrics"],
@@ -59,6 +79,12 @@ let package = Package(
             name: "QueueBench",
             dependencies: ["Postgres", "Schema", "JobQueue", "Logging", "TestSupport"],
             path: "Benchmarks/QueueBench"
+        ),
+
+        .executableTarget(
+            name: "intake-bench",
+            dependencies: ["Domain", "Postgres", "TestSupport"],
+            path: "Benchmarks/intake"
         ),
 
         .executableTarget(
@@ -122,6 +148,21 @@ let package = Package(
             name: "NotificationTests",
             dependencies: ["NotificationService", "Mail", "JobQueue", "Postgres", "Schema", "ServiceRuntime", "Logging", "Metrics", "TestSupport", "MailTestSupport"],
             path: "Tests/NotificationTests"
+        ),
+        .testTarget(
+            name: "SchemaTests",
+            dependencies: ["Domain", "Postgres", "Schema", "TestSupport"],
+            path: "Tests/SchemaTests"
+        ),
+        .testTarget(
+            name: "CLITests",
+            dependencies: ["Domain", "Postgres", "TestSupport", "HTTPTestSupport"],
+            path: "Tests/CLITests"
+        ),
+        .testTarget(
+            name: "IntakeTests",
+            dependencies: ["IntakeService", "Domain", "Postgres", "JobQueue", "HTTPServer", "Logging", "TestSupport", "HTTPTestSupport"],
+            path: "Tests/IntakeTests"
         ),
         .testTarget(
             name: "MetricsTests",

@@ -9,6 +9,7 @@ AMTSWEG_APT_PACKAGES=(
     curl                # HTTP client tests
     openssl             # test certificates
     python3 python3-venv  # test fixtures (SMTP server, metrics parser, OpenAPI checks)
+    docker-compose      # validates docker-compose.yml (deploy/lint.sh); no Docker engine needed
 )
 
 amtsweg_install_apt_packages() {

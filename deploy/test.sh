@@ -26,6 +26,8 @@ cleanup() {
 }
 trap cleanup EXIT
 
+deploy/lint.sh
+
 # Executables the tests start as child processes are built with the tests.
 swift build --build-tests
 swift test --skip-build --no-parallel "$@"
