@@ -163,6 +163,16 @@ import Testing
         #expect(configuration.connections == 4)
     }
 
+    @Test func passwordFileIsIgnoredWithoutUserName() throws {
+        let directory = try makeTemporaryDirectory()
+        FileManager.default.createFile(atPath: "\(directory)/empty", contents: Data())
+        let configuration = try SMTPConfiguration(environment: Environment(["SMTP_PASSWORD_FILE": "\(directory)/empty"]))
+        #expect(configuration.username == nil && configuration.password == nil)
+        #expect(throws: ConfigurationError.self) {
+            try SMTPConfiguration(environment: Environment(["SMTP_USERNAME": "u", "SMTP_PASSWORD_FILE": "\(directory)/empty"]))
+        }
+    }
+
     @Test func rejectsBadValues() {
         #expect(throws: ConfigurationError.self) { try SMTPConfiguration(environment: Environment(["SMTP_URL": "http://x"])) }
         #expect(throws: ConfigurationError.self) { try SMTPConfiguration(environment: Environment(["SMTP_URL": "smtp://u:p@host"])) }
