@@ -10,6 +10,7 @@ let package = Package(
         .executable(name: "queue-bench", targets: ["QueueBench"]),
         .executable(name: "amtsweg", targets: ["amtsweg"]),
         .executable(name: "intake", targets: ["intake"]),
+        .executable(name: "routing", targets: ["routing"]),
     ],
     targets: [
         // MARK: System libraries
@@ -30,6 +31,7 @@ let package = Package(
         .target(name: "HTTPServer", dependencies: ["CEpoll", "Logging", "Metrics"], path: "Shared/HTTPServer"),
         .target(name: "ServiceRuntime", dependencies: ["HTTPServer", "Logging", "Metrics"], path: "Shared/ServiceRuntime"),
         .target(name: "Domain", dependencies: ["Postgres", "Logging"], path: "Shared/Domain"),
+        .target(name: "Routing", dependencies: ["Domain", "JobQueue", "Postgres", "Logging", "Metrics"], path: "Shared/Routing"),
 
         // MARK: Services
         .target(
@@ -43,6 +45,11 @@ let package = Package(
             path: "Services/intake",
             exclude: ["Library", "openapi.yaml", "sync-openapi.sh"],
             sources: ["main.swift"]
+        ),
+        .executableTarget(
+            name: "routing",
+            dependencies: ["Routing", "JobQueue", "Postgres", "Schema", "ServiceRuntime", "Logging", "Metrics"],
+            path: "Services/routing"
         ),
         .executableTarget(
             name: "amtsweg",
