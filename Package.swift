@@ -119,6 +119,11 @@ let package = Package(
             path: "Tests/IntakeTests"
         ),
         .testTarget(
+            name: "RoutingTests",
+            dependencies: ["Routing", "Domain", "JobQueue", "Postgres", "Schema", "Logging", "Metrics", "TestSupport", "HTTPTestSupport"],
+            path: "Tests/RoutingTests"
+        ),
+        .testTarget(
             name: "MetricsTests",
             dependencies: ["Metrics"],
             path: "Tests/MetricsTests"
