@@ -80,7 +80,7 @@ struct RuleTests {
         for code in ["41812", "52530", "52539", "52500", "52599", "52550", " 52550 "] {
             #expect(codes.matches(RoutingSubject(postalCode: code)), "\(code)")
         }
-        for code in ["41813", "52540x", "52499", "52600", "5250", "", "4181"] {
+        for code in ["41813", "52700", "52499", "52600", "5250", "", "4181"] {
             #expect(!codes.matches(RoutingSubject(postalCode: code)), "\(code)")
         }
         #expect(!codes.matches(RoutingSubject()))
