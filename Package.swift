@@ -11,6 +11,7 @@ let package = Package(
         .executable(name: "amtsweg", targets: ["amtsweg"]),
         .executable(name: "intake", targets: ["intake"]),
         .executable(name: "routing", targets: ["routing"]),
+        .executable(name: "routing-bench", targets: ["routing-bench"]),
     ],
     targets: [
         // MARK: System libraries
@@ -62,6 +63,13 @@ let package = Package(
             name: "QueueBench",
             dependencies: ["Postgres", "Schema", "JobQueue", "Logging", "TestSupport"],
             path: "Benchmarks/QueueBench"
+        ),
+
+        .executableTarget(
+            name: "routing-bench",
+            dependencies: ["Routing", "Domain", "Postgres", "Schema", "JobQueue", "Logging", "Metrics", "TestSupport"],
+            path: "Benchmarks/routing",
+            exclude: ["run.sh"]
         ),
 
         .executableTarget(

@@ -133,7 +133,7 @@ final class RoutingProcess: @unchecked Sendable {
             FROM applications a
             """)
         let badTrail = try perApp.filter { try $0.decode("events", as: Int.self) != 1 || $0.decode("audits", as: Int.self) != 1 || $0.decode("receipts", as: Int.self) != 1 }
-        #expect(badTrail.isEmpty, "\(badTrail.count) applications without exactly one timeline event, audit entry and receipt")
+        #expect(badTrail.count == 0, "\(badTrail.count) applications without exactly one timeline event, audit entry and receipt")
         #expect(try await db.scalar("SELECT count(*)::int FROM queue_jobs WHERE queue = 'citizen-outbox'", as: Int.self) == s.applications.count)
         #expect(try await db.scalar("SELECT count(DISTINCT payload ->> 'message_id')::int FROM queue_jobs WHERE queue = 'citizen-outbox'", as: Int.self) == s.applications.count)
 
@@ -149,7 +149,7 @@ final class RoutingProcess: @unchecked Sendable {
         }
         #expect(duplicates == 0, "\(duplicates) e-mail jobs created more than once")
         let mismatched = s.applications.filter { received[$0] != s.expectedEmails[$0] }
-        #expect(mismatched.isEmpty, "\(mismatched.count) applications whose e-mail jobs are not exactly their area's members who want e-mail")
+        #expect(mismatched.count == 0, "\(mismatched.count) applications whose e-mail jobs are not exactly their area's members who want e-mail")
         let expectedTotal = s.expectedEmails.values.reduce(0) { $0 + $1.count }
         #expect(try await db.scalar("SELECT count(*)::int FROM queue_jobs WHERE queue = 'notify-email'", as: Int.self) == expectedTotal)
     }
