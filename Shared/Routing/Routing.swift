@@ -4,6 +4,7 @@ import JobQueue
 import Logging
 import Metrics
 import Postgres
+import Synchronization
 
 /// What routing (or a forward) did with one application.
 public struct RoutingOutcome: Sendable, Equatable {
@@ -107,6 +108,7 @@ public struct Routing: Sendable {
     public let inboxNotifier: InboxNotifier?
     public let metrics: RoutingMetrics
     public let logger: Logger
+    private let ruleCache = RuleCache()
 
     public init(queue: JobQueue, inboxNotifier: InboxNotifier?, metrics: MetricsRegistry? = nil, logger: Logger) {
         self.queue = queue
@@ -161,7 +163,7 @@ public struct Routing: Sendable {
             postalCode: try row.decode("postal_code", as: String?.self),
             form: try row.rawBytes("form").map { try JSONDecoder().decode(JSONValue.self, from: $0) }
         )
-        let ruleSet = try ruleSet(try row.decodeJSON("rules", as: [StoredRule].self), tenant: tenantID)
+        let ruleSet = try cachedRuleSet(try row.rawBytes("rules") ?? Data("[]".utf8), tenant: tenantID)
         let decision: RoutingOutcome.Decision
         var area: UUID?
         var matched: PlacedRule?
@@ -285,12 +287,16 @@ public struct Routing: Sendable {
         var serviceInactive: Bool
     }
 
-    /// One statement for the state change, timeline, audit and receipt (and the area's members),
-    /// one for the jobs.
+    /// One statement for everything: the state change, timeline, audit, receipt, and the
+    /// `notify-email` and `citizen-outbox` jobs. The jobs are inserted here rather than through
+    /// `JobQueue.enqueue` to save a round trip per application on the hot path; they are the
+    /// same rows `enqueue` writes (queue default attempts, dedupe keys, `ON CONFLICT DO NOTHING`),
+    /// and the queue's notifier wakes their consumers after the commit as `enqueue` would.
     private func apply(_ step: Step, in transaction: Transaction) async throws -> RoutingOutcome {
         let actorCaseworker = step.actor.kind == .caseworker ? step.actor.id : nil
         let subject = "Antrag \(step.reference) eingegangen"
         let body = "Ihr Antrag „\(step.serviceName)“ mit der Vorgangsnummer \(step.reference) ist eingegangen und wird bearbeitet."
+        let app = step.applicationID.uuidString.lowercased()
         let rows = try await transaction.query("""
             WITH app AS (
                 UPDATE applications
@@ -319,11 +325,28 @@ public struct Routing: Sendable {
                 SELECT c.id, c.email_notifications
                 FROM area_members am JOIN caseworkers c ON c.tenant_id = am.tenant_id AND c.id = am.caseworker_id
                 WHERE am.tenant_id = \(step.tenantID) AND am.area_id = \(step.areaID)::uuid AND c.active
+            ), email_jobs AS (
+                INSERT INTO queue_jobs (queue, tenant_id, payload, max_attempts, dedupe_key)
+                SELECT 'notify-email', app.tenant_id,
+                       jsonb_build_object('kind', 'new_application', 'application_id', \(app)::text, 'caseworker_id', members.id::text),
+                       (SELECT max_attempts FROM queue_definitions WHERE name = 'notify-email'),
+                       'new_application/' || \(app)::text || '/' || members.id::text
+                FROM app, members WHERE members.email_notifications
+                ON CONFLICT (queue, dedupe_key) WHERE dedupe_key IS NOT NULL DO NOTHING
+                RETURNING 1
+            ), outbox_job AS (
+                INSERT INTO queue_jobs (queue, tenant_id, payload, max_attempts, dedupe_key)
+                SELECT 'citizen-outbox', \(step.tenantID), jsonb_build_object('message_id', receipt.id::text),
+                       (SELECT max_attempts FROM queue_definitions WHERE name = 'citizen-outbox'), 'citizen-outbox:' || receipt.id::text
+                FROM receipt
+                ON CONFLICT (queue, dedupe_key) WHERE dedupe_key IS NOT NULL DO NOTHING
+                RETURNING 1
             )
             SELECT (SELECT count(*) FROM app)::int AS updated,
                    (SELECT id FROM receipt) AS receipt_id,
                    (SELECT count(*) FROM members)::int AS active_members,
-                   coalesce((SELECT array_agg(id ORDER BY id) FROM members WHERE email_notifications), '{}'::uuid[]) AS recipients
+                   coalesce((SELECT array_agg(id ORDER BY id) FROM members WHERE email_notifications), '{}'::uuid[]) AS recipients,
+                   (SELECT count(*) FROM email_jobs)::int + (SELECT count(*) FROM outbox_job)::int AS jobs
             """)
         guard try rows[0].decode("updated", as: Int.self) == 1 else {
             // The row is locked by us: this only happens if the status check above was wrong.
@@ -332,21 +355,13 @@ public struct Routing: Sendable {
         let receipt = try rows[0].decode("receipt_id", as: UUID?.self)
         let recipients = try rows[0].decode("recipients", as: [UUID].self)
         let activeMembers = try rows[0].decode("active_members", as: Int.self)
-
-        var jobs: [NewJob] = []
-        jobs.reserveCapacity(recipients.count + 1)
-        let app = step.applicationID.uuidString.lowercased()
-        for caseworker in recipients {
-            jobs.append(try NewJob(
-                queue: .notifyEmail, payload: NewApplicationEmailPayload(applicationID: step.applicationID, caseworkerID: caseworker),
-                tenantID: step.tenantID, dedupeKey: "new_application/\(app)/\(caseworker.uuidString.lowercased())"
-            ))
+        if let notifier = queue.notifier, try rows[0].decode("jobs", as: Int.self) > 0 {
+            let wakeEmail = !recipients.isEmpty, wakeOutbox = receipt != nil
+            transaction.afterCommit {
+                if wakeEmail { notifier.wake(.notifyEmail) }
+                if wakeOutbox { notifier.wake(.citizenOutbox) }
+            }
         }
-        if let receipt {
-            let message = receipt.uuidString.lowercased()
-            jobs.append(try NewJob(queue: .citizenOutbox, payload: ["message_id": message], tenantID: step.tenantID, dedupeKey: "citizen-outbox:\(message)"))
-        }
-        try await queue.enqueue(jobs, in: transaction)
 
         let outcome = RoutingOutcome(
             applicationID: step.applicationID, tenantID: step.tenantID, decision: step.decision, areaID: step.areaID, ruleID: step.ruleID,
@@ -386,6 +401,15 @@ public struct Routing: Sendable {
         }
     }
 
+    /// The parsed rules for their exact stored text: a changed rule is new text, so the cache
+    /// never serves stale rules.
+    private func cachedRuleSet(_ text: Data, tenant: UUID) throws -> RuleSet {
+        if let cached = ruleCache.get(text) { return cached }
+        let set = try ruleSet(try JSONDecoder().decode([StoredRule].self, from: text), tenant: tenant)
+        ruleCache.put(text, set)
+        return set
+    }
+
     /// Stored rules that no longer pass validation are skipped with a warning, never half-applied.
     private func ruleSet(_ stored: [StoredRule], tenant: UUID) throws -> RuleSet {
         var placed: [PlacedRule] = []
@@ -400,6 +424,19 @@ public struct Routing: Sendable {
             }
         }
         return RuleSet(placed)
+    }
+}
+
+/// Parsed rule sets by their stored JSON text, at most `capacity` (then emptied).
+final class RuleCache: Sendable {
+    private let entries = Mutex<[Data: RuleSet]>([:])
+    private let capacity = 2000
+    func get(_ key: Data) -> RuleSet? { entries.withLock { $0[key] } }
+    func put(_ key: Data, _ value: RuleSet) {
+        entries.withLock { entries in
+            if entries.count >= capacity { entries.removeAll(keepingCapacity: true) }
+            entries[key] = value
+        }
     }
 }
 
