@@ -71,7 +71,11 @@ let package = Package(
             path: "Benchmarks/routing",
             exclude: ["run.sh"]
         ),
-
+        .executableTarget(
+            name: "intake-bench",
+            dependencies: ["Domain", "Postgres", "TestSupport"],
+            path: "Benchmarks/intake"
+        ),
         .executableTarget(
             name: "http-bench-server",
             dependencies: ["HTTPServer", "ServiceRuntime"],

@@ -140,7 +140,7 @@ struct IntakeStore: Sendable {
             WHERE tenant_id = \(client.tenantID) AND intake_client_id = \(client.id) AND key = \(key) AND expires_at > now()
             """)
         guard let row = rows.first else { return nil }
-        let storedHash = try row.rawBytes("request_hash").map { [UInt8]($0) } ?? []
+        let storedHash = [UInt8](try row.decode("request_hash", as: Data.self))
         guard storedHash == requestHash else { return .reused }
         return .replay(try row.decodeJSON("response_body", as: CreatedApplication.self))
     }
