@@ -194,6 +194,34 @@ final class RoutingProcess: @unchecked Sendable {
     }
 }
 
+extension RoutingProcessTests {
+    @Test func theExecutableAssignsToAnAreaWithoutMembersWarnsAndCountsIt() async throws {
+        let db = try await TestDatabase.make()
+        let f = try await RoutingFixture.make(db, prefix: "EMPTY")
+        let service = try await f.service("lonely")
+        let empty = try await f.area("nobody", service: service)
+        try await f.rule(service: service, area: empty, position: 0, "default", "{}")
+        let app = try await f.application(service: service, postalCode: "52525", postbox: UUID())
+        try await f.enqueueRoute([app])
+        let process = try RoutingProcess(databaseURL: db.url)
+        defer { process.kill() }
+        let done = try await eventually(timeout: .seconds(30)) { try await allRouted(db, 1) }
+        #expect(done)
+        let state = try await f.state(of: app)
+        #expect(state.status == "assigned" && state.areaID == empty)
+        #expect(try await db.scalar("SELECT count(*)::int FROM queue_jobs WHERE queue = 'notify-email'", as: Int.self) == 0)
+        #expect(try await db.scalar("SELECT count(*)::int FROM queue_jobs WHERE queue = 'citizen-outbox'", as: Int.self) == 1)
+        let warned = await eventually(timeout: .seconds(5)) {
+            process.log.split(separator: "\n").contains { $0.contains("\"level\":\"warning\"") && $0.contains("without active members") && $0.contains(empty.uuidString.lowercased()) }
+        }
+        #expect(warned, "warning in the log:\n\(process.log.suffix(2000))")
+        let metrics = try await request(port: try await process.port(), "GET /metrics HTTP/1.1\r\nHost: localhost\r\nConnection: close\r\n\r\n").bodyText
+        #expect(metrics.contains("amtsweg_routing_assigned_without_members_total 1"), "\(metrics)")
+        let ready = try await request(port: try await process.port(), "GET /readyz HTTP/1.1\r\nHost: localhost\r\nConnection: close\r\n\r\n")
+        #expect(ready.status == 200, "\(ready.bodyText)")
+    }
+}
+
 extension Array where Element: Sendable {
     func asyncMap<T: Sendable>(_ transform: (Element) async throws -> T) async rethrows -> [T] {
         var results: [T] = []
