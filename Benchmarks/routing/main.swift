@@ -199,6 +199,10 @@ say(String(format: "latency at %.0f/s offered (%d applications): producer commit
            Double(total) / offeredFor, latencies.count, percentile(latencies, 0.5) * 1000, percentile(latencies, 0.99) * 1000, (latencies.last ?? .nan) * 1000))
 say("inbox NOTIFY statements: \(routing.inboxNotifier?.statementsSent ?? 0) for \(applications + total) applications")
 
+for line in await metrics.render().split(separator: "\n")
+where (line.hasPrefix("amtsweg_queue_jobs_retried_total") || line.hasPrefix("amtsweg_queue_jobs_dead_total") || line.hasPrefix("amtsweg_queue_leases_lost_total")) {
+    say("consumer: \(line)")
+}
 consumer.stop()
 await running.value
 listener.stop()
