@@ -38,8 +38,21 @@ func percentile(_ sorted: [Double], _ p: Double) -> Double {
 
 /// When each application was committed by the producer and by routing.
 final class Stamps: Sendable {
-    private let state = Mutex<(offered: [UUID: ContinuousClock.Instant], routed: [UUID: ContinuousClock.Instant])>(([:], [:]))
+    private let state = Mutex<(offered: [UUID: ContinuousClock.Instant], routed: [UUID: ContinuousClock.Instant], started: [UUID: ContinuousClock.Instant])>(([:], [:], [:]))
     func offered(_ id: UUID, _ at: ContinuousClock.Instant) { state.withLock { $0.offered[id] = at } }
+    func started(_ id: UUID, _ at: ContinuousClock.Instant) { state.withLock { $0.started[id] = at } }
+    /// offered → handler start (waiting in the queue), handler start → commit (the batch's transaction).
+    func split() -> (waiting: [Double], running: [Double]) {
+        state.withLock { state in
+            var waiting: [Double] = [], running: [Double] = []
+            for (id, offered) in state.offered {
+                guard let started = state.started[id], let routed = state.routed[id] else { continue }
+                waiting.append((started - offered).seconds)
+                running.append((routed - started).seconds)
+            }
+            return (waiting.sorted(), running.sorted())
+        }
+    }
     func routed(_ id: UUID, _ at: ContinuousClock.Instant) { state.withLock { $0.routed[id] = at } }
     var routedCount: Int { state.withLock { $0.routed.count } }
     func latencies() -> [Double] {
@@ -58,8 +71,9 @@ struct StampingHandler: TransactionalJobHandler {
     let inner: RouteJobHandler
     let stamps: Stamps
     func handle(_ job: Job, in transaction: Transaction) async throws {
-        try await inner.handle(job, in: transaction)
         let id = UUID(uuidString: try job.decodePayload(as: RouteJobPayload.self).applicationID)!
+        stamps.started(id, .now)
+        try await inner.handle(job, in: transaction)
         transaction.afterCommit { stamps.routed(id, .now) }
     }
 }
@@ -197,6 +211,9 @@ while stamps.routedCount < applications + total {
 let latencies = stamps.latencies().sorted()
 say(String(format: "latency at %.0f/s offered (%d applications): producer commit → routing commit p50 %.2f ms, p99 %.2f ms, max %.2f ms",
            Double(total) / offeredFor, latencies.count, percentile(latencies, 0.5) * 1000, percentile(latencies, 0.99) * 1000, (latencies.last ?? .nan) * 1000))
+let (waiting, runningTimes) = stamps.split()
+say(String(format: "  of which: waiting in the queue p50 %.2f ms, p99 %.2f ms; handler start → commit p50 %.2f ms, p99 %.2f ms",
+           percentile(waiting, 0.5) * 1000, percentile(waiting, 0.99) * 1000, percentile(runningTimes, 0.5) * 1000, percentile(runningTimes, 0.99) * 1000))
 say("inbox NOTIFY statements: \(routing.inboxNotifier?.statementsSent ?? 0) for \(applications + total) applications")
 
 for line in await metrics.render().split(separator: "\n")
