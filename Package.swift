@@ -11,6 +11,8 @@ let package = Package(
         .executable(name: "amtsweg", targets: ["amtsweg"]),
         .executable(name: "intake", targets: ["intake"]),
         .executable(name: "notification", targets: ["notification"]),
+        .executable(name: "routing", targets: ["routing"]),
+        .executable(name: "routing-bench", targets: ["routing-bench"]),
     ],
     targets: [
         // MARK: System libraries
@@ -42,6 +44,7 @@ let package = Package(
         ),
         .target(name: "Mail", dependencies: ["CCurlShim", "ServiceRuntime"], path: "Shared/Mail"),
         .target(name: "Domain", dependencies: ["Postgres", "Logging"], path: "Shared/Domain"),
+        .target(name: "Routing", dependencies: ["Domain", "JobQueue", "Postgres", "Logging", "Metrics"], path: "Shared/Routing"),
 
         // MARK: Services
         .target(
@@ -55,6 +58,11 @@ let package = Package(
             path: "Services/intake",
             exclude: ["Library", "openapi.yaml", "sync-openapi.sh"],
             sources: ["main.swift"]
+        ),
+        .executableTarget(
+            name: "routing",
+            dependencies: ["Routing", "JobQueue", "Postgres", "Schema", "ServiceRuntime", "Logging", "Metrics"],
+            path: "Services/routing"
         ),
         .executableTarget(
             name: "amtsweg",
@@ -81,6 +89,12 @@ let package = Package(
             path: "Benchmarks/QueueBench"
         ),
 
+        .executableTarget(
+            name: "routing-bench",
+            dependencies: ["Routing", "Domain", "Postgres", "Schema", "JobQueue", "Logging", "Metrics", "TestSupport"],
+            path: "Benchmarks/routing",
+            exclude: ["run.sh"]
+        ),
         .executableTarget(
             name: "intake-bench",
             dependencies: ["Domain", "Postgres", "TestSupport"],
@@ -163,6 +177,11 @@ let package = Package(
             name: "IntakeTests",
             dependencies: ["IntakeService", "Domain", "Postgres", "JobQueue", "HTTPServer", "Logging", "TestSupport", "HTTPTestSupport"],
             path: "Tests/IntakeTests"
+        ),
+        .testTarget(
+            name: "RoutingTests",
+            dependencies: ["Routing", "Domain", "JobQueue", "Postgres", "Schema", "Logging", "Metrics", "TestSupport", "HTTPTestSupport"],
+            path: "Tests/RoutingTests"
         ),
         .testTarget(
             name: "MetricsTests",

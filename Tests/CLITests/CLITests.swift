@@ -24,7 +24,7 @@ import TestSupport
         let db = try await TestDatabase.make(migrated: false)
         var run = try await amtsweg(db, "migrate", "--json")
         #expect(run.status == 0, "\(run.stderr)")
-        #expect(run.object["applied"] as? [Int] == [1, 2])
+        #expect(run.object["applied"] as? [Int] == [1, 2, 3])
         run = try await amtsweg(db, "migrate", "--status", "--json")
         #expect(run.object["current"] as? Bool == true)
 
