@@ -27,7 +27,10 @@ public enum IntakeService {
         let api = IntakeAPI(pool: pool, queue: queue, referenceBlockSize: blockSize, authCacheTTL: authCache, metrics: runtime.metrics)
         var router = runtime.makeRouter()
         api.register(on: &router)
-        return [runtime.httpService(router: router, readiness: { await readiness(pool: pool, migrator: migrator) })]
+        return [
+            runtime.httpService(router: router, readiness: { await readiness(pool: pool, migrator: migrator) }),
+            IdempotencyKeyPruner(pool: pool, logger: runtime.logger),
+        ]
     }
 
     static func readiness(pool: PostgresPool, migrator: Migrator) async -> ReadinessReport {
