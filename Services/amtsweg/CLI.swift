@@ -82,7 +82,8 @@ enum CLI {
         if let url = environment["DATABASE_URL"], !url.isEmpty { return url }
         if let path = environment["DATABASE_URL_FILE"], !path.isEmpty {
             guard let data = FileManager.default.contents(atPath: path) else { throw UsageError("DATABASE_URL_FILE names a file that cannot be read") }
-            return String(decoding: data, as: UTF8.self).trimmingCharacters(in: .whitespacesAndNewlines)
+            let text = String(decoding: data, as: UTF8.self)
+            return String(String(text.drop(while: \.isWhitespace).reversed()).drop(while: \.isWhitespace).reversed())
         }
         throw UsageError("no database: set DATABASE_URL or pass --database-url")
     }
