@@ -8,6 +8,8 @@ let package = Package(
     platforms: [.macOS(.v14)],
     products: [
         .executable(name: "queue-bench", targets: ["QueueBench"]),
+        .executable(name: "amtsweg", targets: ["amtsweg"]),
+        .executable(name: "intake", targets: ["intake"]),
     ],
     targets: [
         // MARK: System libraries
@@ -38,6 +40,26 @@ let package = Package(
             linkerSettings: [.linkedLibrary("curl")]
         ),
         .target(name: "Mail", dependencies: ["CCurlShim", "ServiceRuntime"], path: "Shared/Mail"),
+        .target(name: "Domain", dependencies: ["Postgres", "Logging"], path: "Shared/Domain"),
+
+        // MARK: Services
+        .target(
+            name: "IntakeService",
+            dependencies: ["Domain", "Postgres", "Schema", "JobQueue", "HTTPServer", "ServiceRuntime", "Logging", "Metrics"],
+            path: "Services/intake/Library"
+        ),
+        .executableTarget(
+            name: "intake",
+            dependencies: ["IntakeService", "ServiceRuntime"],
+            path: "Services/intake",
+            exclude: ["Library", "openapi.yaml", "sync-openapi.sh"],
+            sources: ["main.swift"]
+        ),
+        .executableTarget(
+            name: "amtsweg",
+            dependencies: ["Domain", "Postgres", "Schema", "JobQueue", "Logging"],
+            path: "Services/amtsweg"
+        ),
 
         // MARK: Benchmarks (commands, not tests)
         .executableTarget(
@@ -95,6 +117,21 @@ let package = Package(
             name: "MailTests",
             dependencies: ["Mail", "ServiceRuntime"],
             path: "Tests/MailTests"
+        ),
+        .testTarget(
+            name: "SchemaTests",
+            dependencies: ["Domain", "Postgres", "Schema", "TestSupport"],
+            path: "Tests/SchemaTests"
+        ),
+        .testTarget(
+            name: "CLITests",
+            dependencies: ["Domain", "Postgres", "TestSupport", "HTTPTestSupport"],
+            path: "Tests/CLITests"
+        ),
+        .testTarget(
+            name: "IntakeTests",
+            dependencies: ["IntakeService", "Domain", "Postgres", "JobQueue", "HTTPServer", "Logging", "TestSupport", "HTTPTestSupport"],
+            path: "Tests/IntakeTests"
         ),
         .testTarget(
             name: "MetricsTests",

@@ -28,6 +28,7 @@ public struct Migration: Sendable {
 public enum Migrations {
     public static let all: [Migration] = [
         M0001JobQueue.migration,
+        M0002Domain.migration,
     ]
 
     public static var latestVersion: Int { all.map(\.version).max() ?? 0 }

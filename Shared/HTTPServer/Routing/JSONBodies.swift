@@ -59,14 +59,14 @@ public enum JSONCoding {
         return decoder
     }
 
-    static func isJSONContentType(_ value: String?) -> Bool {
+    public static func isJSONContentType(_ value: String?) -> Bool {
         guard let value else { return false }
         let mediaType = value.split(separator: ";", maxSplits: 1)[0].trimmingHTTPWhitespace().lowercased()
         return mediaType == "application/json" || (mediaType.hasPrefix("application/") && mediaType.hasSuffix("+json"))
     }
 
     /// The problem for a decoding error. Messages never repeat the submitted value.
-    static func problem(for error: DecodingError) -> HTTPError {
+    public static func problem(for error: DecodingError) -> HTTPError {
         switch error {
         case .keyNotFound(let key, let context):
             return .validationFailed([.init(field: path(context.codingPath + [key]), code: "missing", message: "is required")])

@@ -1,0 +1,239 @@
+import Domain
+import FoundationEssentials
+import HTTPServer
+import JobQueue
+import Postgres
+
+/// The answer to a created application; also what an idempotent replay returns.
+struct CreatedApplication: Codable, Sendable, Equatable {
+    var id: String
+    var reference: String
+    var status: String
+}
+
+/// Public view of an application for the posting system.
+struct ApplicationStatusView: Encodable, Sendable {
+    struct Event: Encodable, Sendable {
+        var kind: String
+        var status: String?
+        var at: Date
+    }
+
+    var id: String
+    var reference: String
+    var service: String
+    var status: String
+    var outcome: String?
+    var postboxStatus: String
+    var submittedAt: Date
+    var receivedAt: Date
+    var updatedAt: Date
+    var timeline: [Event]
+
+    enum CodingKeys: String, CodingKey {
+        case id, reference, service, status, outcome, timeline
+        case postboxStatus = "postbox_status"
+        case submittedAt = "submitted_at"
+        case receivedAt = "received_at"
+        case updatedAt = "updated_at"
+    }
+}
+
+/// What a stored idempotency key says about a new request with the same key.
+enum IdempotencyOutcome {
+    case replay(CreatedApplication)
+    case reused
+}
+
+/// The intake's SQL. Every write of one request is one transaction.
+struct IntakeStore: Sendable {
+    let pool: PostgresPool
+    let queue: JobQueue
+
+    /// Thrown inside the transaction to roll it back.
+    private struct ServiceRejected: Error {}
+    private struct KeyTaken: Error {}
+
+    /// Stores the application, its attachments, the `received` timeline event, the audit entry,
+    /// the idempotency key and the `route` job in one transaction.
+    func create(
+        _ submission: ValidSubmission, client: IntakeClient, reference: String,
+        idempotencyKey: String?, requestHash: [UInt8], requestID: String
+    ) async throws -> Result<CreatedApplication, IdempotencyOutcomeOrServiceError> {
+        do {
+            let created = try await pool.withTransaction { tx -> CreatedApplication in
+                let rows = try await tx.query("""
+                    WITH service AS (
+                        SELECT s.id FROM services s
+                        WHERE s.tenant_id = \(client.tenantID) AND s.key = \(submission.serviceKey) AND s.active
+                          AND (\(client.allServices)::boolean OR EXISTS (
+                              SELECT 1 FROM intake_client_services cs
+                              WHERE cs.tenant_id = s.tenant_id AND cs.intake_client_id = \(client.id) AND cs.service_id = s.id))
+                    ), app AS (
+                        INSERT INTO applications (tenant_id, service_id, reference, intake_client_id, applicant, form, payment,
+                                                  postbox_mailbox_id, postbox_trust_level, document_consent, submitted_at)
+                        SELECT \(client.tenantID), service.id, \(reference), \(client.id), \(PostgresRawJSON(submission.applicantJSON))::jsonb,
+                               \(PostgresRawJSON(submission.formJSON))::jsonb, \(submission.paymentJSON.map(PostgresRawJSON.init))::jsonb,
+                               \(submission.postbox?.mailboxID), \(submission.postbox?.trustLevel.rawValue), \(submission.postbox?.documentConsent ?? false),
+                               \(submission.submittedAt)
+                        FROM service
+                        RETURNING id, tenant_id, service_id
+                    ), timeline AS (
+                        INSERT INTO timeline_events (tenant_id, application_id, kind, visibility, actor_kind, to_status, data)
+                        SELECT tenant_id, id, 'received', 'public', 'intake_client', 'received',
+                               jsonb_build_object('attachments', \(submission.files.count)::integer)
+                        FROM app
+                    ), audit AS (
+                        INSERT INTO audit_log (tenant_id, actor_kind, actor_id, action, object_kind, object_id, application_id, request_id, details)
+                        SELECT tenant_id, 'intake_client', \(client.id), 'application.create', 'application', id::text, id, \(requestID),
+                               jsonb_build_object('service_id', service_id, 'attachments', \(submission.files.count)::integer)
+                        FROM app
+                    )
+                    SELECT id FROM app
+                    """)
+                guard let row = rows.first else { throw ServiceRejected() }
+                let id = try row.decode("id", as: UUID.self)
+                let created = CreatedApplication(id: id.uuidString.lowercased(), reference: reference, status: ApplicationStatus.received.rawValue)
+                if let idempotencyKey {
+                    let inserted = try await tx.query("""
+                        INSERT INTO intake_idempotency_keys (tenant_id, intake_client_id, key, request_hash, application_id, response_status, response_body)
+                        VALUES (\(client.tenantID), \(client.id), \(idempotencyKey), \(Bytea(requestHash)), \(id), 201, \(PostgresJSON(created)))
+                        ON CONFLICT DO NOTHING
+                        RETURNING 1 AS inserted
+                        """)
+                    if inserted.isEmpty { throw KeyTaken() }
+                }
+                for (position, file) in submission.files.enumerated() {
+                    try await tx.query("""
+                        INSERT INTO attachments (tenant_id, application_id, origin, position, filename, content_type, size_bytes, sha256, content)
+                        VALUES (\(client.tenantID), \(id), 'applicant', \(position), \(file.filename), \(file.contentType), \(file.content.count),
+                                \(Bytea(file.sha256)), \(Bytea(file.content)))
+                        """)
+                }
+                try await queue.enqueue(
+                    try NewJob(queue: .route, payload: RouteJobPayload(applicationID: created.id), tenantID: client.tenantID, dedupeKey: "route:\(created.id)"),
+                    in: tx
+                )
+                return created
+            }
+            return .success(created)
+        } catch is ServiceRejected {
+            return .failure(.service(try await serviceProblem(submission.serviceKey, client: client)))
+        } catch is KeyTaken {
+            // The key committed by a concurrent request with the same key (we waited for it).
+            guard let outcome = try await idempotencyOutcome(key: idempotencyKey!, client: client, requestHash: requestHash) else {
+                throw HTTPError(.conflict, code: "idempotency-key-in-use", detail: "A request with this Idempotency-Key is being processed; retry.")
+            }
+            return .failure(.idempotency(outcome))
+        }
+    }
+
+    enum IdempotencyOutcomeOrServiceError: Error {
+        case idempotency(IdempotencyOutcome)
+        case service(HTTPError)
+    }
+
+    /// What an earlier request with this key decides, or nil when the key is new (or expired).
+    func idempotencyOutcome(key: String, client: IntakeClient, requestHash: [UInt8]) async throws -> IdempotencyOutcome? {
+        let rows = try await pool.query("""
+            SELECT request_hash, response_body FROM intake_idempotency_keys
+            WHERE tenant_id = \(client.tenantID) AND intake_client_id = \(client.id) AND key = \(key) AND expires_at > now()
+            """)
+        guard let row = rows.first else { return nil }
+        let storedHash = try row.rawBytes("request_hash").map { [UInt8]($0) } ?? []
+        guard storedHash == requestHash else { return .reused }
+        return .replay(try row.decodeJSON("response_body", as: CreatedApplication.self))
+    }
+
+    /// Why the service of a submission was refused: unknown, inactive, or not for this client.
+    private func serviceProblem(_ key: String, client: IntakeClient) async throws -> HTTPError {
+        let rows = try await pool.query("""
+            SELECT s.active,
+                   (\(client.allServices)::boolean OR EXISTS (SELECT 1 FROM intake_client_services cs
+                        WHERE cs.tenant_id = s.tenant_id AND cs.intake_client_id = \(client.id) AND cs.service_id = s.id)) AS allowed
+            FROM services s WHERE s.tenant_id = \(client.tenantID) AND s.key = \(key)
+            """)
+        guard let row = rows.first else {
+            return .validationFailed([.init(field: "service", code: "unknown-service", message: "is not a service of this tenant")])
+        }
+        if !(try row.decode("active", as: Bool.self)) {
+            return .validationFailed([.init(field: "service", code: "inactive-service", message: "is not accepting applications")])
+        }
+        if !(try row.decode("allowed", as: Bool.self)) {
+            return .validationFailed([.init(field: "service", code: "service-not-allowed", message: "is not allowed for this intake client")])
+        }
+        // Changed between the insert and this check; the client may retry.
+        return HTTPError(.conflict, code: "service-changed", detail: "The service changed while the request was processed; retry.")
+    }
+
+    /// The public status of an application of the client's tenant, or nil.
+    func status(id: UUID, client: IntakeClient) async throws -> ApplicationStatusView? {
+        let rows = try await pool.query("""
+            SELECT a.id, a.reference, s.key AS service, a.status, a.outcome, a.submitted_at, a.received_at, a.updated_at
+            FROM applications a JOIN services s ON s.tenant_id = a.tenant_id AND s.id = a.service_id
+            WHERE a.tenant_id = \(client.tenantID) AND a.id = \(id)
+            """)
+        guard let row = rows.first else { return nil }
+        let events = try await pool.query("""
+            SELECT kind, to_status, created_at FROM timeline_events
+            WHERE tenant_id = \(client.tenantID) AND application_id = \(id) AND visibility = 'public'
+            ORDER BY id
+            """)
+        let status = ApplicationStatus(rawValue: try row.decode("status")) ?? .received
+        return ApplicationStatusView(
+            id: id.uuidString.lowercased(), reference: try row.decode("reference"), service: try row.decode("service"),
+            status: status.rawValue, outcome: try row.decode("outcome", as: String?.self), postboxStatus: status.postboxStatus,
+            submittedAt: try row.decode("submitted_at"), receivedAt: try row.decode("received_at"), updatedAt: try row.decode("updated_at"),
+            timeline: try events.map { ApplicationStatusView.Event(kind: try $0.decode("kind"), status: try $0.decode("to_status", as: String?.self), at: try $0.decode("created_at")) }
+        )
+    }
+
+    /// Withdraws an open application of the client's tenant. nil when there is none; a 409 when
+    /// it is no longer open.
+    func withdraw(id: UUID, client: IntakeClient, requestID: String) async throws -> Bool {
+        try await pool.withTransaction { tx -> Bool in
+            let rows = try await tx.query("""
+                SELECT status, reference, postbox_mailbox_id, postbox_trust_level FROM applications
+                WHERE tenant_id = \(client.tenantID) AND id = \(id) FOR UPDATE
+                """)
+            guard let row = rows.first else { return false }
+            let current = ApplicationStatus(rawValue: try row.decode("status")) ?? .received
+            guard current.canTransition(to: .withdrawn) else {
+                throw HTTPError(.conflict, code: "invalid-transition",
+                                detail: "The application is \(current.rawValue) and can no longer be withdrawn.",
+                                extensions: ["current_state": current.rawValue])
+            }
+            try await tx.query("""
+                UPDATE applications SET status = 'withdrawn', closed_at = now(), updated_at = now(), version = version + 1
+                WHERE tenant_id = \(client.tenantID) AND id = \(id)
+                """)
+            try await tx.query("""
+                INSERT INTO timeline_events (tenant_id, application_id, kind, visibility, actor_kind, from_status, to_status)
+                VALUES (\(client.tenantID), \(id), 'withdrawn', 'public', 'intake_client', \(current.rawValue), 'withdrawn')
+                """)
+            try await Audit.record(AuditEntry(
+                tenantID: client.tenantID, actorKind: .intakeClient, actorID: client.id, action: "application.withdraw",
+                objectKind: "application", objectID: id.uuidString.lowercased(), applicationID: id, requestID: requestID,
+                details: ["from_status": current.rawValue]
+            ), in: tx)
+            // With a postbox, the applicant gets the status message (COMPLETED) over the back channel.
+            if let mailbox = try row.decode("postbox_mailbox_id", as: UUID?.self),
+               let trust = try row.decode("postbox_trust_level", as: String?.self) {
+                let reference = try row.decode("reference", as: String.self)
+                let message = try await tx.query("""
+                    INSERT INTO messages (tenant_id, application_id, direction, kind, postbox_status, subject, body, trust_level, mailbox_id, delivery_state)
+                    VALUES (\(client.tenantID), \(id), 'outbound', 'status', 'COMPLETED', \("Antrag \(reference) zurückgezogen"),
+                            \("Ihr Antrag mit der Vorgangsnummer \(reference) wurde zurückgezogen. Er wird nicht weiter bearbeitet."),
+                            \(trust), \(mailbox), 'queued')
+                    RETURNING id
+                    """)
+                let messageID = try message[0].decode("id", as: UUID.self).uuidString.lowercased()
+                try await queue.enqueue(
+                    try NewJob(queue: .citizenOutbox, payload: ["message_id": messageID], tenantID: client.tenantID, dedupeKey: "citizen-outbox:\(messageID)"),
+                    in: tx
+                )
+            }
+            return true
+        }
+    }
+}
