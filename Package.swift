@@ -10,6 +10,8 @@ let package = Package(
         .executable(name: "queue-bench", targets: ["QueueBench"]),
         .executable(name: "amtsweg", targets: ["amtsweg"]),
         .executable(name: "intake", targets: ["intake"]),
+        .executable(name: "servicekonto-bridge", targets: ["servicekonto-bridge"]),
+        .executable(name: "servicekonto-sandbox", targets: ["servicekonto-sandbox"]),
     ],
     targets: [
         // MARK: System libraries
@@ -40,6 +42,12 @@ let package = Package(
             linkerSettings: [.linkedLibrary("curl")]
         ),
         .target(name: "Mail", dependencies: ["CCurlShim", "ServiceRuntime"], path: "Shared/Mail"),
+        .target(
+            name: "CCurlHTTP", dependencies: ["CLibCurl"], path: "Shared/CCurlHTTP",
+            linkerSettings: [.linkedLibrary("curl")]
+        ),
+        .target(name: "HTTPClient", dependencies: ["CCurlHTTP"], path: "Shared/HTTPClient"),
+        .target(name: "Servicekonto", dependencies: ["HTTPClient"], path: "Shared/Servicekonto"),
         .target(name: "Domain", dependencies: ["Postgres", "Logging"], path: "Shared/Domain"),
 
         // MARK: Services
@@ -55,6 +63,30 @@ let package = Package(
             exclude: ["Library", "openapi.yaml", "sync-openapi.sh"],
             sources: ["main.swift"]
         ),
+        .target(
+            name: "ServicekontoBridge",
+            dependencies: ["Servicekonto", "HTTPClient", "Domain", "Postgres", "Schema", "JobQueue", "HTTPServer", "ServiceRuntime", "Logging", "Metrics"],
+            path: "Services/servicekonto-bridge/Library"
+        ),
+        .executableTarget(
+            name: "servicekonto-bridge",
+            dependencies: ["ServicekontoBridge", "ServiceRuntime"],
+            path: "Services/servicekonto-bridge",
+            exclude: ["Library", "servicekonto-contract.yaml"],
+            sources: ["main.swift"]
+        ),
+        .target(
+            name: "ServicekontoSandbox",
+            dependencies: ["Servicekonto", "HTTPServer", "ServiceRuntime", "Logging"],
+            path: "Services/servicekonto-sandbox/Library"
+        ),
+        .executableTarget(
+            name: "servicekonto-sandbox",
+            dependencies: ["ServicekontoSandbox", "ServiceRuntime"],
+            path: "Services/servicekonto-sandbox",
+            exclude: ["Library"],
+            sources: ["main.swift"]
+        ),
         .executableTarget(
             name: "amtsweg",
             dependencies: ["Domain", "Postgres", "Schema", "JobQueue", "Logging"],
@@ -66,6 +98,12 @@ let package = Package(
             name: "QueueBench",
             dependencies: ["Postgres", "Schema", "JobQueue", "Logging", "TestSupport"],
             path: "Benchmarks/QueueBench"
+        ),
+
+        .executableTarget(
+            name: "bridge-bench",
+            dependencies: ["ServicekontoBridge", "ServicekontoSandbox", "Servicekonto", "HTTPServer", "JobQueue", "Postgres", "Logging", "Metrics", "TestSupport"],
+            path: "Benchmarks/bridge"
         ),
 
         .executableTarget(
@@ -132,6 +170,14 @@ let package = Package(
             name: "IntakeTests",
             dependencies: ["IntakeService", "Domain", "Postgres", "JobQueue", "HTTPServer", "Logging", "TestSupport", "HTTPTestSupport"],
             path: "Tests/IntakeTests"
+        ),
+        .testTarget(
+            name: "ServicekontoBridgeTests",
+            dependencies: [
+                "ServicekontoBridge", "ServicekontoSandbox", "Servicekonto", "HTTPClient", "HTTPServer", "JobQueue",
+                "Postgres", "Schema", "Logging", "Metrics", "ServiceRuntime", "TestSupport", "HTTPTestSupport",
+            ],
+            path: "Tests/ServicekontoBridgeTests"
         ),
         .testTarget(
             name: "MetricsTests",
