@@ -12,6 +12,7 @@ let package = Package(
         .executable(name: "intake", targets: ["intake"]),
         .executable(name: "servicekonto-bridge", targets: ["servicekonto-bridge"]),
         .executable(name: "servicekonto-sandbox", targets: ["servicekonto-sandbox"]),
+        .executable(name: "notification", targets: ["notification"]),
     ],
     targets: [
         // MARK: System libraries
@@ -92,6 +93,18 @@ let package = Package(
             dependencies: ["Domain", "Postgres", "Schema", "JobQueue", "Logging"],
             path: "Services/amtsweg"
         ),
+        .target(
+            name: "NotificationService",
+            dependencies: ["Mail", "JobQueue", "Postgres", "Schema", "ServiceRuntime", "Logging", "Metrics"],
+            path: "Services/notification/Library"
+        ),
+        .executableTarget(
+            name: "notification",
+            dependencies: ["NotificationService", "ServiceRuntime"],
+            path: "Services/notification",
+            exclude: ["Library"],
+            sources: ["main.swift"]
+        ),
 
         // MARK: Benchmarks (commands, not tests)
         .executableTarget(
@@ -107,9 +120,21 @@ let package = Package(
         ),
 
         .executableTarget(
+            name: "intake-bench",
+            dependencies: ["Domain", "Postgres", "TestSupport"],
+            path: "Benchmarks/intake"
+        ),
+
+        .executableTarget(
             name: "mail-bench",
             dependencies: ["Mail"],
             path: "Benchmarks/MailBench"
+        ),
+
+        .executableTarget(
+            name: "notification-bench",
+            dependencies: ["NotificationService", "Mail", "JobQueue", "Postgres", "Metrics", "Logging", "ServiceRuntime", "TestSupport"],
+            path: "Benchmarks/NotificationBench"
         ),
 
         .executableTarget(
@@ -151,10 +176,16 @@ let package = Package(
             dependencies: ["ServiceRuntime", "HTTPServer", "Logging", "Metrics", "HTTPTestSupport"],
             path: "Tests/ServiceRuntimeTests"
         ),
+        .target(name: "MailTestSupport", path: "Tests/MailTestSupport"),
         .testTarget(
             name: "MailTests",
-            dependencies: ["Mail", "ServiceRuntime"],
+            dependencies: ["Mail", "ServiceRuntime", "MailTestSupport"],
             path: "Tests/MailTests"
+        ),
+        .testTarget(
+            name: "NotificationTests",
+            dependencies: ["NotificationService", "Mail", "JobQueue", "Postgres", "Schema", "ServiceRuntime", "Logging", "Metrics", "TestSupport", "MailTestSupport"],
+            path: "Tests/NotificationTests"
         ),
         .testTarget(
             name: "SchemaTests",

@@ -48,6 +48,9 @@ public final class FileSpoolTransport: MailTransport {
 
     public func shutdown() { workers.stop(threadCount: 1) }
 
+    /// Dropping the transport ends its threads once queued sends are done.
+    deinit { shutdown() }
+
     /// nil when written, otherwise why not.
     private static func writeFile(_ data: [UInt8], temporary: String, target: String) -> String? {
         let fd = open(temporary, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0o640)

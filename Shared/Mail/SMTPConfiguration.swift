@@ -5,7 +5,7 @@ import ServiceRuntime
 /// | Variable | Meaning | Default |
 /// |---|---|---|
 /// | `SMTP_URL` | `smtp://host:587`, `smtps://host:465`, or `file:///path` (spool folder) | `file:///tmp/amtsweg-mail` |
-/// | `SMTP_USERNAME`, `SMTP_PASSWORD` / `SMTP_PASSWORD_FILE` | AUTH credentials | none |
+/// | `SMTP_USERNAME`, `SMTP_PASSWORD` / `SMTP_PASSWORD_FILE` | AUTH credentials (the password is read only when a user name is set) | none |
 /// | `SMTP_STARTTLS` | `required` or `off` (only for `smtp://`) | `required` |
 /// | `SMTP_CA_FILE` | CA bundle (PEM) to verify the server | system bundle |
 /// | `SMTP_FROM` | default sender, `Name <addr@domain>` | `Amtsweg <noreply@amtsweg.localhost>` |
@@ -55,8 +55,12 @@ public struct SMTPConfiguration: Sendable {
         self.init()
         url = try environment.string("SMTP_URL", default: Self.defaultURL)
         username = environment["SMTP_USERNAME"]
-        let password = try environment.secret("SMTP_PASSWORD", default: "")
-        self.password = password.isEmpty ? nil : password
+        // The password only matters with a user name; without one, a placeholder (even empty)
+        // secret file is not read.
+        if username != nil {
+            let password = try environment.secret("SMTP_PASSWORD", default: "")
+            self.password = password.isEmpty ? nil : password
+        }
         switch environment["SMTP_STARTTLS"]?.lowercased() ?? "required" {
         case "required": startTLS = .required
         case "off": startTLS = .off

@@ -59,6 +59,9 @@ public final class SMTPTransport: MailTransport {
     }
 
     public func shutdown() { workers.stop(threadCount: max(1, configuration.connections)) }
+
+    /// Dropping the transport ends its threads once queued sends are done.
+    deinit { shutdown() }
 }
 
 private let curlGlobalInit: Void = { _ = amtsweg_curl_global_init() }()

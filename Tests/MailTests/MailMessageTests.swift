@@ -1,6 +1,7 @@
 import Foundation
 import Mail
 import ServiceRuntime
+import MailTestSupport
 import Testing
 
 @Suite struct MailMessageTests {
@@ -160,6 +161,16 @@ import Testing
         #expect(configuration.from == (try MailAddress("noreply@kreis-mettmann.de", displayName: "Kreis Mettmann")))
         #expect(configuration.connectTimeout == .milliseconds(2500))
         #expect(configuration.connections == 4)
+    }
+
+    @Test func passwordFileIsIgnoredWithoutUserName() throws {
+        let directory = try makeTemporaryDirectory()
+        FileManager.default.createFile(atPath: "\(directory)/empty", contents: Data())
+        let configuration = try SMTPConfiguration(environment: Environment(["SMTP_PASSWORD_FILE": "\(directory)/empty"]))
+        #expect(configuration.username == nil && configuration.password == nil)
+        #expect(throws: ConfigurationError.self) {
+            try SMTPConfiguration(environment: Environment(["SMTP_USERNAME": "u", "SMTP_PASSWORD_FILE": "\(directory)/empty"]))
+        }
     }
 
     @Test func rejectsBadValues() {

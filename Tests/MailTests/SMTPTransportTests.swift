@@ -1,5 +1,6 @@
 import Foundation
 import Mail
+import MailTestSupport
 import Testing
 
 /// Against a real SMTP server: aiosmtpd started per test (Tests/Fixtures/smtp/smtp_server.py).
@@ -103,6 +104,53 @@ import Testing
         }
     }
 
+    @Test func implicitTLSWithAuth() async throws {
+        let directory = try makeTemporaryDirectory()
+        let certificate = try await TestCertificate.make(in: directory)
+        var options = SMTPServer.Options()
+        options.certificate = certificate
+        options.implicitTLS = true
+        options.auth = ("amtsweg", "geheim")
+        try await SMTPServer.with(options) { server in
+            #expect(server.url.hasPrefix("smtps://"))
+            var configuration = Self.configuration(server, startTLS: .required)
+            configuration.caFile = certificate.certificate
+            configuration.username = "amtsweg"
+            configuration.password = "geheim"
+            let transport = try SMTPTransport(configuration)
+            defer { transport.shutdown() }
+            try await transport.send(Self.message())
+            let files = try server.messages()
+            try #require(files.count == 1)
+            Self.checkReceived(try await ParsedMessage.parse(files[0]))
+            let envelope = try JSONSerialization.jsonObject(with: Data(contentsOf: URL(fileURLWithPath: files[0] + ".json"))) as! [String: Any]
+            #expect(envelope["authenticated"] as? Bool == true)
+        }
+    }
+
+    @Test func silentServerTimesOutAsTransient() async throws {
+        // Accepts connections (the kernel does) but never greets.
+        let fd = socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
+        defer { close(fd) }
+        var address = sockaddr_in()
+        address.sin_family = sa_family_t(AF_INET)
+        address.sin_addr.s_addr = inet_addr("127.0.0.1")
+        var length = socklen_t(MemoryLayout<sockaddr_in>.size)
+        _ = withUnsafePointer(to: &address) { $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { bind(fd, $0, length) } }
+        _ = withUnsafeMutablePointer(to: &address) { $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { getsockname(fd, $0, &length) } }
+        listen(fd, 8)
+        let port = Int(UInt16(bigEndian: address.sin_port))
+        let transport = try SMTPTransport(SMTPConfiguration(
+            url: "smtp://127.0.0.1:\(port)", startTLS: .off, connectTimeout: .seconds(1), transferTimeout: .seconds(1), connections: 1))
+        defer { transport.shutdown() }
+        let started = ContinuousClock.now
+        let failure = try #require(await Self.attempt(transport, try Self.message()))
+        let elapsed = ContinuousClock.now - started
+        #expect(failure.kind == .transient)
+        #expect(failure.reason.contains("imeout") || failure.reason.contains("timed out"), "\(failure.reason)")
+        #expect(elapsed < .seconds(5))
+    }
+
     @Test func startTLSRequiredButNotOffered() async throws {
         try await SMTPServer.with { server in
             let transport = try SMTPTransport(Self.configuration(server, startTLS: .required))
@@ -163,6 +211,20 @@ import Testing
             try await server.start()
             // The old connection is gone; the next send opens a new one and succeeds.
             try await transport.send(Self.message(key: "after"))
+            #expect(try server.messages().count == 2)
+            #expect(transport.connectionsOpened == 2)
+        }
+    }
+
+    @Test func serverRestartedBetweenSendsCostsNoFailedAttempt() async throws {
+        try await SMTPServer.with { server in
+            let transport = try SMTPTransport(Self.configuration(server))
+            defer { transport.shutdown() }
+            try await transport.send(Self.message(key: "first"))
+            server.stop()
+            try await server.start()
+            // The kept connection is dead; libcurl notices before reusing it.
+            try await transport.send(Self.message(key: "second"))
             #expect(try server.messages().count == 2)
             #expect(transport.connectionsOpened == 2)
         }
@@ -236,6 +298,7 @@ import Testing
         try await transport.send(message)
         try await transport.send(SMTPTransportTests.message(key: "notify-email-2"))
         let files = try FileManager.default.contentsOfDirectory(atPath: directory).sorted()
+        // Two files (the resend overwrote its own), and no temporary file left behind.
         #expect(files.count == 2)
         #expect(files.allSatisfy { $0.hasSuffix(".eml") && $0.count == 64 + 4 })
         let path = spool.path(for: message)

@@ -12,6 +12,7 @@ Options:
   --fail-perm           answer every RCPT with 550 5.1.1 and a text
   --auth USER:PASSWORD  require AUTH PLAIN/LOGIN with these credentials
   --tls-cert/--tls-key  offer STARTTLS with this certificate and require it before MAIL
+  --implicit-tls        with --tls-cert/--tls-key: TLS from the first byte (smtps://) instead
   --no-save             count only (benchmark sink)
 """
 import argparse
@@ -119,6 +120,7 @@ async def main():
     parser.add_argument("--auth")
     parser.add_argument("--tls-cert")
     parser.add_argument("--tls-key")
+    parser.add_argument("--implicit-tls", action="store_true")
     parser.add_argument("--no-save", action="store_true")
     parser.add_argument("--stats-interval", type=float, default=0)
     args = parser.parse_args()
@@ -128,10 +130,14 @@ async def main():
     handler = Handler(args, stats)
 
     kwargs = {"hostname": "smtp.test", "ident": "amtsweg test SMTP"}
+    server_ssl = None
     if args.tls_cert:
         context = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
         context.load_cert_chain(args.tls_cert, args.tls_key)
-        kwargs.update(tls_context=context, require_starttls=True)
+        if args.implicit_tls:
+            server_ssl = context
+        else:
+            kwargs.update(tls_context=context, require_starttls=True)
     if args.auth:
         user, password = args.auth.split(":", 1)
 
@@ -144,10 +150,10 @@ async def main():
             return AuthResult(success=ok, handled=False)
 
         kwargs.update(authenticator=authenticator, auth_required=True,
-                      auth_require_tls=bool(args.tls_cert))
+                      auth_require_tls=bool(args.tls_cert) and not args.implicit_tls)
     protocol = make_protocol_class(stats)
     loop = asyncio.get_running_loop()
-    server = await loop.create_server(lambda: protocol(handler, **kwargs), host="127.0.0.1", port=args.port)
+    server = await loop.create_server(lambda: protocol(handler, **kwargs), host="127.0.0.1", port=args.port, ssl=server_ssl)
     port = server.sockets[0].getsockname()[1]
     print(f"LISTENING {port}", flush=True)
     if args.stats_interval > 0:

@@ -1,8 +1,7 @@
 import Foundation
-import Testing
 
 /// Runs blocking work on a thread of its own, never on the cooperative pool.
-func offPool<T: Sendable>(_ work: @escaping @Sendable () throws -> T) async throws -> T {
+public func offPool<T: Sendable>(_ work: @escaping @Sendable () throws -> T) async throws -> T {
     try await withCheckedThrowingContinuation { continuation in
         let thread = Thread { continuation.resume(with: Result { try work() }) }
         thread.stackSize = 1 << 20
@@ -10,18 +9,19 @@ func offPool<T: Sendable>(_ work: @escaping @Sendable () throws -> T) async thro
     }
 }
 
-struct FixtureError: Error, CustomStringConvertible {
-    var description: String
-    init(_ description: String) { self.description = description }
+public struct FixtureError: Error, CustomStringConvertible {
+    public var description: String
+    public init(_ description: String) { self.description = description }
 }
 
 /// The folder of this file's fixtures, `Tests/Fixtures/smtp`.
-let smtpFixtureDirectory: String = {
+public let smtpFixtureDirectory: String = {
     let file = URL(fileURLWithPath: #filePath)
     return file.deletingLastPathComponent().deletingLastPathComponent().appendingPathComponent("Fixtures/smtp").path
 }()
 
-func toolPath(_ name: String) -> String {
+public func toolPath(_ name: String) -> String {
+    if name.contains("/") { return name }
     for directory in (ProcessInfo.processInfo.environment["PATH"] ?? "/usr/bin").split(separator: ":") {
         let candidate = "\(directory)/\(name)"
         if FileManager.default.isExecutableFile(atPath: candidate) { return candidate }
@@ -30,7 +30,8 @@ func toolPath(_ name: String) -> String {
 }
 
 /// Starts `arguments` (resolved through PATH) with output to `outputPath`; returns the pid.
-func spawn(_ arguments: [String], outputPath: String) throws -> pid_t {
+/// `environment` (when given) is added to this process's environment.
+public func spawn(_ arguments: [String], outputPath: String, environment: [String: String]? = nil) throws -> pid_t {
     var actions = posix_spawn_file_actions_t()
     posix_spawn_file_actions_init(&actions)
     defer { posix_spawn_file_actions_destroy(&actions) }
@@ -41,14 +42,22 @@ func spawn(_ arguments: [String], outputPath: String) throws -> pid_t {
     let argv = ([executable] + arguments.dropFirst()).map { strdup($0) } + [nil]
     defer { argv.forEach { free($0) } }
     var pid: pid_t = 0
-    let result = posix_spawn(&pid, executable, &actions, nil, argv, environ)
+    let result: Int32
+    if let environment {
+        let merged = ProcessInfo.processInfo.environment.merging(environment) { $1 }
+        let envp = merged.map { strdup("\($0.key)=\($0.value)") } + [nil]
+        defer { envp.forEach { free($0) } }
+        result = posix_spawn(&pid, executable, &actions, nil, argv, envp)
+    } else {
+        result = posix_spawn(&pid, executable, &actions, nil, argv, environ)
+    }
     guard result == 0 else { throw FixtureError("cannot start \(executable): \(String(cString: strerror(result)))") }
     return pid
 }
 
 /// Waits for `pid` to end (blocking); returns its exit status.
 @discardableResult
-func reap(_ pid: pid_t) -> Int32 {
+public func reap(_ pid: pid_t) -> Int32 {
     var status: Int32 = 0
     while waitpid(pid, &status, 0) < 0 && errno == EINTR {}
     return status
@@ -56,7 +65,7 @@ func reap(_ pid: pid_t) -> Int32 {
 
 /// Runs a command to its end, off the pool; throws when it fails.
 @discardableResult
-func run(_ arguments: [String], in directory: String) async throws -> String {
+public func run(_ arguments: [String], in directory: String) async throws -> String {
     try await offPool {
         let output = "\(directory)/command-\(UUID().uuidString).log"
         let status = reap(try spawn(arguments, outputPath: output))
@@ -67,18 +76,18 @@ func run(_ arguments: [String], in directory: String) async throws -> String {
 }
 
 /// A fresh temporary folder.
-func makeTemporaryDirectory() throws -> String {
+public func makeTemporaryDirectory() throws -> String {
     let path = NSTemporaryDirectory() + "amtsweg-mail-\(UUID().uuidString)"
     try FileManager.default.createDirectory(atPath: path, withIntermediateDirectories: true)
     return path
 }
 
 /// A self-signed certificate for `localhost` and 127.0.0.1, made with openssl at test time.
-struct TestCertificate {
-    var certificate: String
-    var key: String
+public struct TestCertificate: Sendable {
+    public var certificate: String
+    public var key: String
 
-    static func make(in directory: String) async throws -> TestCertificate {
+    public static func make(in directory: String) async throws -> TestCertificate {
         let certificate = "\(directory)/cert.pem", key = "\(directory)/key.pem"
         try await run([
             "openssl", "req", "-x509", "-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:prime256v1", "-nodes",
@@ -91,32 +100,35 @@ struct TestCertificate {
 
 /// aiosmtpd in a process of its own (Tests/Fixtures/smtp/smtp_server.py). Use ``with(_:_:)``,
 /// which never leaves the server behind.
-final class SMTPServer: @unchecked Sendable {
-    struct Options: Sendable {
-        var failTemporarily = 0
-        var failPermanently = false
-        var auth: (user: String, password: String)?
-        var certificate: TestCertificate?
-        var save = true
-        var port = 0
+public final class SMTPServer: @unchecked Sendable {
+    public struct Options: Sendable {
+        public var failTemporarily = 0
+        public var failPermanently = false
+        public var auth: (user: String, password: String)?
+        public var certificate: TestCertificate?
+        /// With `certificate`: TLS from the first byte (`smtps://`) instead of STARTTLS.
+        public var implicitTLS = false
+        public var save = true
+        public var port = 0
+        public init() {}
     }
 
-    struct Stats: Decodable {
-        var connections: Int
-        var open: Int
-        var messages: Int
-        var rcpt_rejected: Int
-        var ehlo: Int
-        var auth: Int
-        var tls: Int
+    public struct Stats: Decodable {
+        public var connections: Int
+        public var open: Int
+        public var messages: Int
+        public var rcpt_rejected: Int
+        public var ehlo: Int
+        public var auth: Int
+        public var tls: Int
     }
 
-    let spool: String
-    private(set) var port: Int
+    public let spool: String
+    public private(set) var port: Int
     private var pid: pid_t?
     private let options: Options
 
-    static func with<T: Sendable>(_ options: Options = Options(), _ body: (SMTPServer) async throws -> T) async throws -> T {
+    public static func with<T: Sendable>(_ options: Options = Options(), _ body: (SMTPServer) async throws -> T) async throws -> T {
         let server = try await SMTPServer(options)
         defer { server.stop() }
         return try await body(server)
@@ -130,12 +142,13 @@ final class SMTPServer: @unchecked Sendable {
     }
 
     /// Starts the server again (on the same port after ``stop()``).
-    func start() async throws {
+    public func start() async throws {
         var arguments = ["python3", "\(smtpFixtureDirectory)/smtp_server.py", "--spool", spool, "--port", "\(port)"]
         if options.failTemporarily > 0 { arguments += ["--fail-temp", "\(options.failTemporarily)"] }
         if options.failPermanently { arguments.append("--fail-perm") }
         if let auth = options.auth { arguments += ["--auth", "\(auth.user):\(auth.password)"] }
         if let certificate = options.certificate { arguments += ["--tls-cert", certificate.certificate, "--tls-key", certificate.key] }
+        if options.implicitTLS { arguments.append("--implicit-tls") }
         if !options.save { arguments.append("--no-save") }
         let log = "\(spool)/server-\(UUID().uuidString).log"
         let pid = try spawn(arguments, outputPath: log)
@@ -158,59 +171,49 @@ final class SMTPServer: @unchecked Sendable {
     }
 
     /// SIGKILL and reap.
-    func stop() {
+    public func stop() {
         guard let pid else { return }
         kill(pid, SIGKILL)
         reap(pid)
         self.pid = nil
     }
 
-    var url: String { "smtp://127.0.0.1:\(port)" }
+    public var url: String { "\(options.implicitTLS ? "smtps" : "smtp")://127.0.0.1:\(port)" }
 
-    func stats() throws -> Stats {
+    public func stats() throws -> Stats {
         try JSONDecoder().decode(Stats.self, from: Data(contentsOf: URL(fileURLWithPath: "\(spool)/stats.json")))
     }
 
     /// Paths of the saved messages, oldest first.
-    func messages() throws -> [String] {
+    public func messages() throws -> [String] {
         try FileManager.default.contentsOfDirectory(atPath: spool).filter { $0.hasSuffix(".eml") }.sorted().map { "\(spool)/\($0)" }
     }
 }
 
 /// A message as Python's `email` package sees it (Tests/Fixtures/smtp/parse_message.py).
-struct ParsedMessage: Decodable {
-    var subject: String
-    var raw_headers: String
-    var from: String
-    var from_address: String
-    var from_name: String
-    var to: [String]
-    var date: String
-    var date_parsed: Bool
-    var message_id: String
-    var auto_submitted: String
-    var mime_version: String
-    var content_type: String
-    var charset: String?
-    var cte: String
-    var body: String
-    var defects: [String]
-    var only_crlf: Bool
-    var max_line: Int
-    var ascii_only: Bool
+public struct ParsedMessage: Decodable, Sendable {
+    public var subject: String
+    public var raw_headers: String
+    public var from: String
+    public var from_address: String
+    public var from_name: String
+    public var to: [String]
+    public var date: String
+    public var date_parsed: Bool
+    public var message_id: String
+    public var auto_submitted: String
+    public var mime_version: String
+    public var content_type: String
+    public var charset: String?
+    public var cte: String
+    public var body: String
+    public var defects: [String]
+    public var only_crlf: Bool
+    public var max_line: Int
+    public var ascii_only: Bool
 
-    static func parse(_ path: String) async throws -> ParsedMessage {
+    public static func parse(_ path: String) async throws -> ParsedMessage {
         let output = try await run(["python3", "\(smtpFixtureDirectory)/parse_message.py", path], in: NSTemporaryDirectory())
         return try JSONDecoder().decode(ParsedMessage.self, from: Data(output.utf8))
     }
-}
-
-/// Polls `condition` until it holds or `seconds` pass.
-func eventually(within seconds: Double = 10, _ condition: @escaping @Sendable () throws -> Bool) async throws -> Bool {
-    let deadline = Date().addingTimeInterval(seconds)
-    while Date() < deadline {
-        if (try? condition()) == true { return true }
-        try await Task.sleep(for: .milliseconds(50))
-    }
-    return try condition()
 }
