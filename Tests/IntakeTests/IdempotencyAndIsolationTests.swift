@@ -1,4 +1,5 @@
 import Domain
+@testable import IntakeService
 import Foundation
 import HTTPServer
 import Testing
@@ -33,6 +34,25 @@ import TestSupport
         // Without a key, the same body makes a second application.
         #expect(try await h.post(IntakeHarness.validBody()).status == 201)
         #expect(try await h.db.scalar("SELECT count(*)::int FROM applications WHERE tenant_id = \(h.tenantA)", as: Int.self) == 2)
+    }
+
+    @Test func expiredKeysArePrunedAndThenFree() async throws {
+        let h = try await IntakeHarness.make()
+        let first = try await h.post(IntakeHarness.validBody(), idempotencyKey: "old")
+        #expect(first.status == 201)
+        // Not yet expired: nothing pruned.
+        #expect(try await IdempotencyKeyPruner(pool: h.db.pool, logger: h.db.logger).pruneOnce() == 0)
+        try await h.db.pool.query("UPDATE intake_idempotency_keys SET created_at = now() - interval '25 hours', expires_at = now() - interval '1 hour'")
+        // Expired but not yet pruned: the key is free already.
+        let reused = try await h.post(IntakeHarness.validBody(name: "Third"), idempotencyKey: "old")
+        #expect(reused.status == 201, "\(reused.text)")
+        #expect(reused.json["id"] as? String != first.json["id"] as? String)
+        try await h.db.pool.query("UPDATE intake_idempotency_keys SET created_at = now() - interval '25 hours', expires_at = now() - interval '1 hour'")
+        #expect(try await IdempotencyKeyPruner(pool: h.db.pool, logger: h.db.logger).pruneOnce() == 1)
+        // The key may now name a new application.
+        let second = try await h.post(IntakeHarness.validBody(name: "Another"), idempotencyKey: "old")
+        #expect(second.status == 201)
+        #expect(second.json["id"] as? String != first.json["id"] as? String)
     }
 
     @Test func concurrentPostsWithTheSameKeyCreateOneApplication() async throws {

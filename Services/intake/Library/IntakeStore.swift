@@ -98,7 +98,11 @@ struct IntakeStore: Sendable {
                     let inserted = try await tx.query("""
                         INSERT INTO intake_idempotency_keys (tenant_id, intake_client_id, key, request_hash, application_id, response_status, response_body)
                         VALUES (\(client.tenantID), \(client.id), \(idempotencyKey), \(Bytea(requestHash)), \(id), 201, \(PostgresJSON(created)))
-                        ON CONFLICT DO NOTHING
+                        ON CONFLICT (tenant_id, intake_client_id, key) DO UPDATE
+                            SET request_hash = EXCLUDED.request_hash, application_id = EXCLUDED.application_id,
+                                response_status = EXCLUDED.response_status, response_body = EXCLUDED.response_body,
+                                created_at = now(), expires_at = now() + interval '24 hours'
+                            WHERE intake_idempotency_keys.expires_at <= now()  -- an expired key, not yet pruned, is free
                         RETURNING 1 AS inserted
                         """)
                     if inserted.isEmpty { throw KeyTaken() }
