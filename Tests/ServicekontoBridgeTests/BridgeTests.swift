@@ -242,6 +242,27 @@ struct BridgeTests {
         await h.close()
     }
 
+    @Test func aWrongClientSecretGetsNoTokenAndNothingIsDelivered() async throws {
+        let h = try await Harness.make()
+        var configuration = h.bridgeConfiguration().client
+        configuration.credentials?.clientSecret = "wrong"
+        let client = ServicekontoClient(configuration)
+        defer { client.shutdown() }
+        let message = PostboxMessage(id: "m-1", mailboxUuid: UUID().uuidString, sender: "Stadt", title: "T", content: "C", service: "S",
+                                     stork_qaa_level: 3, applicationId: UUID().uuidString, reference: "ERK-2026-000001")
+        do {
+            _ = try await client.deliver(message)
+            Issue.record("delivered without a valid client secret")
+        } catch {
+            #expect(error.kind == .transient)          // a configuration problem, not the message's fault
+            #expect(error.reason.contains("401"))
+        }
+        let stats = try await h.sandboxStatistics()
+        #expect(stats.tokensIssued == 0)
+        #expect(stats.messagesStored == 0)
+        await h.close()
+    }
+
     @Test func replyCursorSurvivesABridgeRestart() async throws {
         let h = try await Harness.make()
         let fixture = try await h.seedTenant()

@@ -156,7 +156,10 @@ public final class Sandbox: Sendable {
             clientID = PercentDecoding.decode(text[..<colon], plusAsSpace: true)
             secret = PercentDecoding.decode(text[text.index(after: colon)...], plusAsSpace: true)
         }
-        guard clientID == configuration.clientID, secret == configuration.clientSecret else {
+        guard clientID != nil, secret != nil,
+              configuration.clientID.map({ $0 == clientID }) ?? true,
+              configuration.clientSecret.map({ $0 == secret }) ?? true
+        else {
             return try json(OAuthError(error: "invalid_client"), status: .unauthorized)
         }
         struct TokenResponse: Encodable { var access_token: String; var token_type: String; var expires_in: Int }

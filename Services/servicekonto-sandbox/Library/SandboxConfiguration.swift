@@ -39,8 +39,8 @@ public struct FaultInjection: Codable, Sendable, Equatable {
 ///
 /// | variable | meaning | default |
 /// |---|---|---|
-/// | `SANDBOX_CLIENT_ID` / `SANDBOX_CLIENT_SECRET(_FILE)` | the one OAuth2 client the token endpoint accepts; unset = no auth on the contract calls | `amtsweg` / `sandbox-secret` |
-/// | `SANDBOX_AUTH` | `on`/`off`: require bearer tokens | `on` |
+/// | `SANDBOX_CLIENT_ID` / `SANDBOX_CLIENT_SECRET(_FILE)` | the OAuth2 client the token endpoint accepts; each unset = any value accepted (demo) | unset |
+/// | `SANDBOX_AUTH` | `on`/`off`: require bearer tokens on the contract calls | `on` |
 /// | `SANDBOX_TOKEN_LIFETIME_SECONDS` | `expires_in` of issued tokens | `3600` |
 /// | `SANDBOX_FAULT_500_RATE` | share of 500s | `0` |
 /// | `SANDBOX_FAULT_429_RATE`, `SANDBOX_FAULT_RETRY_AFTER_SECONDS` | share of 429s and their `Retry-After` | `0`, `1` |
@@ -48,12 +48,13 @@ public struct FaultInjection: Codable, Sendable, Equatable {
 /// | `SANDBOX_FAULT_SLOW_RATE`, `SANDBOX_FAULT_SLOW_MS` | share of slow answers and their delay | `0`, `2000` |
 public struct SandboxConfiguration: Sendable {
     public var requireAuth: Bool
-    public var clientID: String
-    public var clientSecret: String
+    /// The accepted client id and secret; nil accepts any (the token flow is still required).
+    public var clientID: String?
+    public var clientSecret: String?
     public var tokenLifetime: Duration
     public var faults: FaultInjection
 
-    public init(requireAuth: Bool = true, clientID: String = "amtsweg", clientSecret: String = "sandbox-secret", tokenLifetime: Duration = .seconds(3600), faults: FaultInjection = .none) {
+    public init(requireAuth: Bool = true, clientID: String? = nil, clientSecret: String? = nil, tokenLifetime: Duration = .seconds(3600), faults: FaultInjection = .none) {
         self.requireAuth = requireAuth
         self.clientID = clientID
         self.clientSecret = clientSecret
@@ -63,8 +64,9 @@ public struct SandboxConfiguration: Sendable {
 
     public init(environment: Environment) throws {
         requireAuth = try environment.bool("SANDBOX_AUTH", default: true)
-        clientID = try environment.string("SANDBOX_CLIENT_ID", default: "amtsweg")
-        clientSecret = try environment.secret("SANDBOX_CLIENT_SECRET", default: "sandbox-secret")
+        clientID = environment["SANDBOX_CLIENT_ID"]
+        clientSecret = environment["SANDBOX_CLIENT_SECRET"] == nil && environment["SANDBOX_CLIENT_SECRET_FILE"] == nil
+            ? nil : try environment.secret("SANDBOX_CLIENT_SECRET")
         tokenLifetime = try environment.seconds("SANDBOX_TOKEN_LIFETIME_SECONDS", default: .seconds(3600))
         func rate(_ name: String) throws -> Double {
             guard let text = environment[name] else { return 0 }

@@ -19,6 +19,7 @@ public enum SandboxService {
         sandbox.register(on: &router)
         runtime.logger.info("postbox sandbox ready (in-memory)", [
             "auth": sandbox.configuration.requireAuth ? "on" : "off",
+            "client": sandbox.configuration.clientID ?? "(any)",
             "fault_500_rate": String(sandbox.faults.serverErrorRate),
             "fault_429_rate": String(sandbox.faults.rateLimitRate),
             "fault_drop_rate": String(sandbox.faults.dropRate),
