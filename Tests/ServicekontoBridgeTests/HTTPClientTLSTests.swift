@@ -57,11 +57,20 @@ struct HTTPClientTLSTests {
             let directory = NSTemporaryDirectory() + "amtsweg-tls-" + UUID().uuidString
             try FileManager.default.createDirectory(atPath: directory, withIntermediateDirectories: true)
             for (name, cn, san) in [("server", "localhost", "subjectAltName=DNS:localhost,IP:127.0.0.1"), ("client", "amtsweg-bridge", "subjectAltName=DNS:amtsweg-bridge")] {
-                let result = try await runProcess(toolPath("openssl"), [
+                // Output to /dev/null and exit observed by polling: a pipe read to EOF could hang
+                // when a process spawned at the same time by another test inherits its write end.
+                let openssl = Process()
+                openssl.executableURL = URL(fileURLWithPath: toolPath("openssl"))
+                openssl.arguments = [
                     "req", "-x509", "-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:prime256v1", "-nodes",
                     "-keyout", "\(directory)/\(name).key", "-out", "\(directory)/\(name).pem", "-days", "1",
-                    "-subj", "/CN=\(cn)", "-addext", san])
-                guard result.status == 0 else { throw TestServerError("openssl: \(result.stderr)") }
+                    "-subj", "/CN=\(cn)", "-addext", san]
+                openssl.standardOutput = FileHandle.nullDevice
+                openssl.standardError = FileHandle.nullDevice
+                try openssl.run()
+                guard await eventually(timeout: .seconds(20), { !openssl.isRunning }), openssl.terminationStatus == 0 else {
+                    throw TestServerError("openssl could not make the \(name) certificate")
+                }
             }
             try HTTPClientTLSTests.serverScript.write(toFile: "\(directory)/server.py", atomically: true, encoding: .utf8)
             let process = Process()
