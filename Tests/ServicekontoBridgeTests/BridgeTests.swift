@@ -242,6 +242,50 @@ struct BridgeTests {
         await h.close()
     }
 
+    @Test func transientFailuresUntilTheLastAttemptMarkTheMessageFailed() async throws {
+        let h = try await Harness.make(faults: FaultInjection(serverErrorRate: 1))
+        let fixture = try await h.seedTenant()
+        let app = try await h.seedApplications(fixture)[0]
+        let message = try await h.queueMessage(fixture, application: app.id, mailbox: app.mailbox!, kind: "information", enqueue: false)
+        try await h.db.pool.withTransaction { tx in
+            _ = try await h.queue.enqueue(try NewJob(queue: .citizenOutbox, payload: CitizenOutboxPayload(messageID: message), tenantID: fixture.tenantID, maxAttempts: 3), in: tx)
+        }
+        let bridge = h.startBridge(h.bridgeConfiguration())
+        #expect(try await h.waitUntilSettled(timeout: .seconds(20)))
+        await bridge.stop()
+        let state = try await h.messageState(message)
+        #expect(state.deliveryState == "failed")
+        #expect(state.failureReason?.hasPrefix("gave up after 3 attempts: POST /messages: HTTP 500") == true)
+        #expect(try await h.sandboxStatistics().serverErrors == 3)
+        #expect(try await h.jobs(on: "notify-email").count == 1)
+        #expect(try await h.count("SELECT count(*) FROM queue_dead_letters WHERE queue = 'citizen-outbox'") == 1)
+        await h.close()
+    }
+
+    @Test func slowAnswersPastTheTimeoutAreRetriedUntilThePostboxRecovers() async throws {
+        let h = try await Harness.make(faults: FaultInjection(slowRate: 1, slowMilliseconds: 3000))
+        let fixture = try await h.seedTenant()
+        let app = try await h.seedApplications(fixture)[0]
+        let message = try await h.queueMessage(fixture, application: app.id, mailbox: app.mailbox!, kind: "information")
+        var configuration = h.bridgeConfiguration()
+        configuration.client.http.requestTimeout = .milliseconds(500)
+        let bridge = h.startBridge(configuration)
+        #expect(try await eventually(timeout: .seconds(10)) { try await h.sandboxStatistics().slow >= 2 })
+        #expect(try await h.messageState(message).deliveryState == "queued")
+        // The postbox recovers (faults changed at run time over HTTP).
+        let response = try await h.inspector.send(.put, h.baseURL + "/sandbox/faults", headers: [("Content-Type", "application/json")],
+                                                  body: Array(#"{"serverErrorRate":0,"rateLimitRate":0,"retryAfterSeconds":1,"dropRate":0,"slowRate":0,"slowMilliseconds":0}"#.utf8))
+        #expect(response.status == 200)
+        #expect(try await h.waitUntilSettled(timeout: .seconds(20)))
+        await bridge.stop()
+        #expect(try await h.messageState(message).deliveryState == "delivered")
+        // Timed-out requests still reached the sandbox after their delay: counted as duplicates, stored once.
+        let stats = try await h.sandboxStatistics()
+        #expect(stats.messagesStored == 1)
+        #expect(try #require(try await h.sandboxMailbox(app.mailbox!)).messages.count == 1)
+        await h.close()
+    }
+
     @Test func aWrongClientSecretGetsNoTokenAndNothingIsDelivered() async throws {
         let h = try await Harness.make()
         var configuration = h.bridgeConfiguration().client
