@@ -93,6 +93,21 @@ final class Client: @unchecked Sendable {
     }
 }
 
+/// A loopback port that was free a moment ago (bound to port 0, then released).
+func freePort() throws -> Int {
+    let fd = socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
+    defer { close(fd) }
+    var address = sockaddr_in()
+    address.sin_family = sa_family_t(AF_INET)
+    address.sin_addr.s_addr = inet_addr("127.0.0.1")
+    var length = socklen_t(MemoryLayout<sockaddr_in>.size)
+    let bound = withUnsafeMutablePointer(to: &address) {
+        $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { bind(fd, $0, length) == 0 && getsockname(fd, $0, &length) == 0 }
+    }
+    guard bound else { throw BenchError("cannot find a free port") }
+    return Int(UInt16(bigEndian: address.sin_port))
+}
+
 struct BenchError: Error, CustomStringConvertible {
     var description: String
     init(_ description: String) { self.description = description }
@@ -169,7 +184,7 @@ let key = try await admin.createIntakeClient(tenant: tenant.id, name: "bench").s
 print("== starting intake (\(binDirectory.path)/intake)")
 let process = Process()
 process.executableURL = binDirectory.appendingPathComponent("intake")
-let port = Int.random(in: 30_000...40_000)
+let port = try freePort()
 var environment = ProcessInfo.processInfo.environment
 environment.merge(["HTTP_HOST": "127.0.0.1", "HTTP_PORT": String(port), "DATABASE_URL": url, "LOG_LEVEL": "warning",
                    "DATABASE_POOL_SIZE": environment["DATABASE_POOL_SIZE"] ?? "16"]) { $1 }
