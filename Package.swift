@@ -73,7 +73,7 @@ let package = Package(
             name: "servicekonto-bridge",
             dependencies: ["ServicekontoBridge", "ServiceRuntime"],
             path: "Services/servicekonto-bridge",
-            exclude: ["Library", "servicekonto-contract.yaml"],
+            exclude: ["Library", "servicekonto-contract.yaml", "README.md"],
             sources: ["main.swift"]
         ),
         .target(
