@@ -10,6 +10,8 @@ let package = Package(
         .executable(name: "queue-bench", targets: ["QueueBench"]),
         .executable(name: "amtsweg", targets: ["amtsweg"]),
         .executable(name: "intake", targets: ["intake"]),
+        .executable(name: "servicekonto-bridge", targets: ["servicekonto-bridge"]),
+        .executable(name: "servicekonto-sandbox", targets: ["servicekonto-sandbox"]),
         .executable(name: "notification", targets: ["notification"]),
         .executable(name: "routing", targets: ["routing"]),
         .executable(name: "routing-bench", targets: ["routing-bench"]),
@@ -43,6 +45,12 @@ let package = Package(
             linkerSettings: [.linkedLibrary("curl")]
         ),
         .target(name: "Mail", dependencies: ["CCurlShim", "ServiceRuntime"], path: "Shared/Mail"),
+        .target(
+            name: "CCurlHTTP", dependencies: ["CLibCurl"], path: "Shared/CCurlHTTP",
+            linkerSettings: [.linkedLibrary("curl")]
+        ),
+        .target(name: "HTTPClient", dependencies: ["CCurlHTTP"], path: "Shared/HTTPClient"),
+        .target(name: "Servicekonto", dependencies: ["HTTPClient"], path: "Shared/Servicekonto"),
         .target(name: "Domain", dependencies: ["Postgres", "Logging"], path: "Shared/Domain"),
         .target(name: "Routing", dependencies: ["Domain", "JobQueue", "Postgres", "Logging", "Metrics"], path: "Shared/Routing"),
 
@@ -57,6 +65,30 @@ let package = Package(
             dependencies: ["IntakeService", "ServiceRuntime"],
             path: "Services/intake",
             exclude: ["Library", "openapi.yaml", "sync-openapi.sh"],
+            sources: ["main.swift"]
+        ),
+        .target(
+            name: "ServicekontoBridge",
+            dependencies: ["Servicekonto", "HTTPClient", "Domain", "Postgres", "Schema", "JobQueue", "HTTPServer", "ServiceRuntime", "Logging", "Metrics"],
+            path: "Services/servicekonto-bridge/Library"
+        ),
+        .executableTarget(
+            name: "servicekonto-bridge",
+            dependencies: ["ServicekontoBridge", "ServiceRuntime"],
+            path: "Services/servicekonto-bridge",
+            exclude: ["Library", "servicekonto-contract.yaml", "README.md"],
+            sources: ["main.swift"]
+        ),
+        .target(
+            name: "ServicekontoSandbox",
+            dependencies: ["Servicekonto", "HTTPServer", "ServiceRuntime", "Logging"],
+            path: "Services/servicekonto-sandbox/Library"
+        ),
+        .executableTarget(
+            name: "servicekonto-sandbox",
+            dependencies: ["ServicekontoSandbox", "ServiceRuntime"],
+            path: "Services/servicekonto-sandbox",
+            exclude: ["Library"],
             sources: ["main.swift"]
         ),
         .executableTarget(
@@ -95,6 +127,12 @@ let package = Package(
             path: "Benchmarks/routing",
             exclude: ["run.sh"]
         ),
+        .executableTarget(
+            name: "bridge-bench",
+            dependencies: ["ServicekontoBridge", "ServicekontoSandbox", "Servicekonto", "HTTPServer", "JobQueue", "Postgres", "Logging", "Metrics", "TestSupport"],
+            path: "Benchmarks/bridge"
+        ),
+
         .executableTarget(
             name: "intake-bench",
             dependencies: ["Domain", "Postgres", "TestSupport"],
@@ -182,6 +220,14 @@ let package = Package(
             name: "RoutingTests",
             dependencies: ["Routing", "Domain", "JobQueue", "Postgres", "Schema", "Logging", "Metrics", "TestSupport", "HTTPTestSupport"],
             path: "Tests/RoutingTests"
+        ),
+        .testTarget(
+            name: "ServicekontoBridgeTests",
+            dependencies: [
+                "ServicekontoBridge", "ServicekontoSandbox", "Servicekonto", "HTTPClient", "HTTPServer", "JobQueue",
+                "Postgres", "Schema", "Logging", "Metrics", "ServiceRuntime", "TestSupport", "HTTPTestSupport",
+            ],
+            path: "Tests/ServicekontoBridgeTests"
         ),
         .testTarget(
             name: "MetricsTests",
