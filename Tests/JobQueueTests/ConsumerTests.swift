@@ -108,8 +108,10 @@ import TestSupport
     @Test func permanentFailureGoesStraightToDeadLettersAndPurgeRemovesIt() async throws {
         let db = try await TestDatabase.make()
         let queue = db.makeQueue()
+        let listener = db.makeListener()
+        defer { listener.stop() }
         let consumer = RunningConsumer(QueueConsumer(
-            pool: db.pool, listener: db.makeListener(),
+            pool: db.pool, listener: listener,
             configuration: ConsumerConfiguration(queue: .citizenOutbox, pollInterval: .milliseconds(50)),
             handler: .effects(ClosureJobHandler { _ in throw JobFailure.permanent(reason: "400 invalid mailbox") }), logger: db.logger
         ))
@@ -136,8 +138,10 @@ import TestSupport
         #expect(claimed)
         worker.kill()
         let killedAt = ContinuousClock.now
+        let listener = db.makeListener()
+        defer { listener.stop() }
         let consumer = RunningConsumer(QueueConsumer(
-            pool: db.pool, listener: db.makeListener(),
+            pool: db.pool, listener: listener,
             configuration: ConsumerConfiguration(queue: .route, pollInterval: .milliseconds(100)),
             handler: .transactional(ClosureTransactionalJobHandler { job, tx in
                 try await tx.query("INSERT INTO handled (job_id) VALUES (\(job.id))")
