@@ -10,6 +10,7 @@ let package = Package(
         .executable(name: "queue-bench", targets: ["QueueBench"]),
         .executable(name: "amtsweg", targets: ["amtsweg"]),
         .executable(name: "intake", targets: ["intake"]),
+        .executable(name: "inbox", targets: ["inbox"]),
     ],
     targets: [
         // MARK: System libraries
@@ -41,6 +42,18 @@ let package = Package(
             name: "intake",
             dependencies: ["IntakeService", "ServiceRuntime"],
             path: "Services/intake",
+            exclude: ["Library", "openapi.yaml", "sync-openapi.sh"],
+            sources: ["main.swift"]
+        ),
+        .target(
+            name: "InboxService",
+            dependencies: ["Domain", "Postgres", "Schema", "JobQueue", "HTTPServer", "ServiceRuntime", "Logging", "Metrics"],
+            path: "Services/inbox/Library"
+        ),
+        .executableTarget(
+            name: "inbox",
+            dependencies: ["InboxService", "ServiceRuntime"],
+            path: "Services/inbox",
             exclude: ["Library", "openapi.yaml", "sync-openapi.sh"],
             sources: ["main.swift"]
         ),
@@ -110,6 +123,11 @@ let package = Package(
             name: "IntakeTests",
             dependencies: ["IntakeService", "Domain", "Postgres", "JobQueue", "HTTPServer", "Logging", "TestSupport", "HTTPTestSupport"],
             path: "Tests/IntakeTests"
+        ),
+        .testTarget(
+            name: "InboxTests",
+            dependencies: ["InboxService", "Domain", "Postgres", "Schema", "JobQueue", "HTTPServer", "Logging", "TestSupport", "HTTPTestSupport"],
+            path: "Tests/InboxTests"
         ),
         .testTarget(
             name: "MetricsTests",

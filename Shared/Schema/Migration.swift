@@ -29,6 +29,7 @@ public enum Migrations {
     public static let all: [Migration] = [
         M0001JobQueue.migration,
         M0002Domain.migration,
+        M0005Inbox.migration,
     ]
 
     public static var latestVersion: Int { all.map(\.version).max() ?? 0 }
