@@ -40,6 +40,18 @@ struct ApplicationSummary: Codable, Sendable {
     }
 
     var etag: String { "\"\(version)\"" }
+
+    /// Absent values are sent as `null`, so every answer has the same members.
+    func encode(to encoder: Encoder) throws {
+        var c = encoder.container(keyedBy: CodingKeys.self)
+        try c.encode(id, forKey: .id)
+        try c.encode(reference, forKey: .reference)
+        try c.encode(status, forKey: .status)
+        try c.encode(outcome, forKey: .outcome)
+        try c.encode(areaID, forKey: .areaID)
+        try c.encode(claimedBy, forKey: .claimedBy)
+        try c.encode(version, forKey: .version)
+    }
 }
 
 /// Reads and writes of applications on behalf of a caseworker. Every query carries the
