@@ -68,7 +68,7 @@ struct AdminAPI: Sendable {
             }
             switch error.sqlState {
             case "23503": throw HTTPError.validationFailed([.init(field: "", code: "unknown-reference", message: "refers to something that does not exist in your tenant (\(constraint))")])
-            case "23514", "22P02", "23502", "22001": throw HTTPError.validationFailed([.init(field: "", code: "invalid", message: "violates \(constraint)")])
+            case "23514", "22P02", "23502", "22001", "22021", "22P05", "22003", "22008", "22007": throw HTTPError.validationFailed([.init(field: "", code: "invalid", message: "violates \(constraint)")])
             default: throw error
             }
         }

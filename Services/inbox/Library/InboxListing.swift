@@ -58,7 +58,7 @@ struct InboxFilter: Sendable {
         }
         var serviceKey: String?
         if let raw = query["service"], !raw.isEmpty {
-            if raw.utf8.count <= 64 { serviceKey = raw } else {
+            if raw.utf8.count <= 64, raw.utf8.allSatisfy({ (0x21...0x7E).contains($0) }) { serviceKey = raw } else {
                 errors.append(.init(field: "service", code: "invalid", message: "is not a service key"))
             }
         }
