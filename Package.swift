@@ -11,6 +11,7 @@ let package = Package(
         .executable(name: "amtsweg", targets: ["amtsweg"]),
         .executable(name: "intake", targets: ["intake"]),
         .executable(name: "inbox", targets: ["inbox"]),
+        .executable(name: "notification", targets: ["notification"]),
     ],
     targets: [
         // MARK: System libraries
@@ -19,6 +20,12 @@ let package = Package(
             path: "Shared/CLibPQ",
             pkgConfig: "libpq",
             providers: [.apt(["libpq-dev"])]
+        ),
+        .systemLibrary(
+            name: "CLibCurl",
+            path: "Shared/CLibCurl",
+            pkgConfig: "libcurl",
+            providers: [.apt(["libcurl4-openssl-dev"])]
         ),
 
         // MARK: Shared libraries
@@ -30,6 +37,11 @@ let package = Package(
         .target(name: "CEpoll", path: "Shared/CEpoll"),
         .target(name: "HTTPServer", dependencies: ["CEpoll", "Logging", "Metrics"], path: "Shared/HTTPServer"),
         .target(name: "ServiceRuntime", dependencies: ["HTTPServer", "Logging", "Metrics"], path: "Shared/ServiceRuntime"),
+        .target(
+            name: "CCurlShim", dependencies: ["CLibCurl"], path: "Shared/CCurlShim",
+            linkerSettings: [.linkedLibrary("curl")]
+        ),
+        .target(name: "Mail", dependencies: ["CCurlShim", "ServiceRuntime"], path: "Shared/Mail"),
         .target(name: "Domain", dependencies: ["Postgres", "Logging"], path: "Shared/Domain"),
 
         // MARK: Services
@@ -62,12 +74,42 @@ let package = Package(
             dependencies: ["Domain", "Postgres", "Schema", "JobQueue", "Logging"],
             path: "Services/amtsweg"
         ),
+        .target(
+            name: "NotificationService",
+            dependencies: ["Mail", "JobQueue", "Postgres", "Schema", "ServiceRuntime", "Logging", "Metrics"],
+            path: "Services/notification/Library"
+        ),
+        .executableTarget(
+            name: "notification",
+            dependencies: ["NotificationService", "ServiceRuntime"],
+            path: "Services/notification",
+            exclude: ["Library"],
+            sources: ["main.swift"]
+        ),
 
         // MARK: Benchmarks (commands, not tests)
         .executableTarget(
             name: "QueueBench",
             dependencies: ["Postgres", "Schema", "JobQueue", "Logging", "TestSupport"],
             path: "Benchmarks/QueueBench"
+        ),
+
+        .executableTarget(
+            name: "intake-bench",
+            dependencies: ["Domain", "Postgres", "TestSupport"],
+            path: "Benchmarks/intake"
+        ),
+
+        .executableTarget(
+            name: "mail-bench",
+            dependencies: ["Mail"],
+            path: "Benchmarks/MailBench"
+        ),
+
+        .executableTarget(
+            name: "notification-bench",
+            dependencies: ["NotificationService", "Mail", "JobQueue", "Postgres", "Metrics", "Logging", "ServiceRuntime", "TestSupport"],
+            path: "Benchmarks/NotificationBench"
         ),
 
         .executableTarget(
@@ -108,6 +150,17 @@ let package = Package(
             name: "ServiceRuntimeTests",
             dependencies: ["ServiceRuntime", "HTTPServer", "Logging", "Metrics", "HTTPTestSupport"],
             path: "Tests/ServiceRuntimeTests"
+        ),
+        .target(name: "MailTestSupport", path: "Tests/MailTestSupport"),
+        .testTarget(
+            name: "MailTests",
+            dependencies: ["Mail", "ServiceRuntime", "MailTestSupport"],
+            path: "Tests/MailTests"
+        ),
+        .testTarget(
+            name: "NotificationTests",
+            dependencies: ["NotificationService", "Mail", "JobQueue", "Postgres", "Schema", "ServiceRuntime", "Logging", "Metrics", "TestSupport", "MailTestSupport"],
+            path: "Tests/NotificationTests"
         ),
         .testTarget(
             name: "SchemaTests",

@@ -82,7 +82,8 @@ enum CLI {
         if let url = environment["DATABASE_URL"], !url.isEmpty { return url }
         if let path = environment["DATABASE_URL_FILE"], !path.isEmpty {
             guard let data = FileManager.default.contents(atPath: path) else { throw UsageError("DATABASE_URL_FILE names a file that cannot be read") }
-            return String(decoding: data, as: UTF8.self).trimmingCharacters(in: .whitespacesAndNewlines)
+            let text = String(decoding: data, as: UTF8.self)
+            return String(String(text.drop(while: \.isWhitespace).reversed()).drop(while: \.isWhitespace).reversed())
         }
         throw UsageError("no database: set DATABASE_URL or pass --database-url")
     }
@@ -124,7 +125,7 @@ enum CLI {
 
         case ("service", "create"):
             try expectWords(2)
-            let tenant = try await store.tenant(try a.required("tenant"))
+            let tenantRef = try a.required("tenant")
             let key = try a.required("key"), name = try a.required("name")
             let leika = try a.optional("leika")
             if let leika, !(leika.utf8.count == 14 && leika.utf8.allSatisfy { (48...57).contains($0) }) {
@@ -139,19 +140,21 @@ enum CLI {
             guard (1...36500).contains(retention) else { throw UsageError("--retention-days must be between 1 and 36500") }
             let inactive = a.flag("inactive")
             try a.checkNoUnknownOptions()
+            let tenant = try await store.tenant(tenantRef)
             let service = try await store.createService(tenant: tenant.id, key: key, name: name, leikaKey: leika, active: !inactive,
                                                         documentTrustLevel: trust, retentionDays: retention)
             output.emit(service, text: "service \(service.key) created: \(service.id.lowercased)")
         case ("service", "list"):
             try expectWords(2)
-            let tenant = try await store.tenant(try a.required("tenant"))
+            let tenantRef = try a.required("tenant")
             try a.checkNoUnknownOptions()
+            let tenant = try await store.tenant(tenantRef)
             let services = try await store.listServices(tenant: tenant.id)
             output.emit(services, text: services.map { "\($0.key)\t\($0.active ? "active" : "inactive")\t\($0.id.lowercased)\t\($0.name)" }.joined(separator: "\n"))
 
         case ("area", "create"):
             try expectWords(2)
-            let tenant = try await store.tenant(try a.required("tenant"))
+            let tenantRef = try a.required("tenant")
             let name = try a.required("name")
             let serviceKey = try a.optional("service")
             let rules = try a.all("rule").map(parseRule)
@@ -159,6 +162,7 @@ enum CLI {
             let fallback = a.flag("fallback")
             try a.checkNoUnknownOptions()
             if serviceKey == nil && !rules.isEmpty { throw UsageError("--rule needs --service") }
+            let tenant = try await store.tenant(tenantRef)
             let service = try await serviceKey.asyncMap { try await store.service(tenant: tenant.id, key: $0).id }
             var members: [UUID] = []
             for reference in memberRefs { members.append(try await store.caseworker(tenant: tenant.id, reference)) }
@@ -168,41 +172,45 @@ enum CLI {
 
         case ("caseworker", "create"):
             try expectWords(2)
-            let tenant = try await store.tenant(try a.required("tenant"))
+            let tenantRef = try a.required("tenant")
             let name = try a.required("name"), email = try a.required("email")
             let admin = a.flag("admin")
             let noMail = a.flag("no-email-notifications")
             try a.checkNoUnknownOptions()
+            let tenant = try await store.tenant(tenantRef)
             let caseworker = try await store.createCaseworker(tenant: tenant.id, name: name, email: email,
                                                               roles: admin ? [.caseworker, .admin] : [.caseworker], emailNotifications: !noMail)
             output.emit(caseworker, text: "caseworker \(caseworker.email) created: \(caseworker.id.lowercased)")
 
         case ("token", "create"):
             try expectWords(2)
-            let tenant = try await store.tenant(try a.required("tenant"))
-            let caseworker = try await store.caseworker(tenant: tenant.id, try a.required("caseworker"))
+            let tenantRef = try a.required("tenant"), caseworkerRef = try a.required("caseworker")
             let label = try a.optional("label") ?? ""
             try a.checkNoUnknownOptions()
+            let tenant = try await store.tenant(tenantRef)
+            let caseworker = try await store.caseworker(tenant: tenant.id, caseworkerRef)
             let issued = try await store.createCaseworkerToken(tenant: tenant.id, caseworker: caseworker, label: label)
             output.emit(issued, text: "\(issued.secret)\n(token \(issued.id.lowercased); shown only now, store it safely)")
 
         case ("intake-client", "create"):
             try expectWords(2)
-            let tenant = try await store.tenant(try a.required("tenant"))
+            let tenantRef = try a.required("tenant")
             let name = try a.required("name")
             let services = a.all("service")
             try a.checkNoUnknownOptions()
+            let tenant = try await store.tenant(tenantRef)
             let issued = try await store.createIntakeClient(tenant: tenant.id, name: name, serviceKeys: services.isEmpty ? nil : services)
             output.emit(issued, text: "\(issued.secret)\n(intake client \(issued.id.lowercased); shown only now, store it safely)")
 
         case ("dead-letters", "list"):
             try expectWords(2)
-            let tenant = try await a.optional("tenant").asyncMap { try await store.tenant($0).id }
+            let tenantRef = try a.optional("tenant")
             let queue = try a.optional("queue").map { name -> QueueName in
                 do { return try QueueName(name) } catch { throw UsageError("--queue: \(error)") }
             }
             let limit = try a.int("limit") ?? 100
             try a.checkNoUnknownOptions()
+            let tenant = try await tenantRef.asyncMap { try await store.tenant($0).id }
             let queueAdmin = JobQueue(pool: pool, notifier: nil)
             let letters = try await queueAdmin.deadLetters(queue: queue, tenantID: tenant, limit: limit)
             let views = letters.map(DeadLetterView.init)
@@ -218,8 +226,9 @@ enum CLI {
                 ids.append(id)
             }
             guard !ids.isEmpty else { throw UsageError("dead-letters \(verb) needs at least one --id") }
-            let tenant = try await a.optional("tenant").asyncMap { try await store.tenant($0).id }
+            let tenantRef = try a.optional("tenant")
             try a.checkNoUnknownOptions()
+            let tenant = try await tenantRef.asyncMap { try await store.tenant($0).id }
             let queueAdmin = JobQueue(pool: pool, notifier: nil)
             if verb == "replay" {
                 let jobs = try await queueAdmin.replay(deadLetterIDs: ids, tenantID: tenant)

@@ -7,5 +7,6 @@ cd "$(dirname "$0")"
         '/// `Services/intake/openapi.yaml` (a test keeps them equal; run `Services/intake/sync-openapi.sh`' \
         '/// after editing the YAML).' 'enum OpenAPIDocument {' '    static let yaml = #"""'
     cat openapi.yaml
+    echo  # the newline before the closing delimiter is not part of the literal
     printf '%s\n' '"""#' '}'
 } > Library/OpenAPIDocument.swift

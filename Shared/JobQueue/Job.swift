@@ -1,4 +1,7 @@
-import Foundation
+import FoundationEssentials
+#if canImport(Glibc)
+import Glibc
+#endif
 
 /// A job to put on a queue.
 public struct NewJob: Sendable {
@@ -38,7 +41,7 @@ public struct NewJob: Sendable {
         guard jsonPayload.count <= QueueLimits.maxPayloadBytes else {
             throw QueueError(code: .payloadTooLarge, message: "payload is \(jsonPayload.count) bytes; the limit is \(QueueLimits.maxPayloadBytes) bytes (QueueLimits.maxPayloadBytes): put documents in tables and pass their ids")
         }
-        guard (try? JSONSerialization.jsonObject(with: jsonPayload, options: [.fragmentsAllowed])) != nil,
+        guard (try? JSONDecoder().decode(AnyJSON.self, from: jsonPayload)) != nil,
               let text = String(data: jsonPayload, encoding: .utf8), !text.contains("\u{0}"), !text.contains("\\u0000")
         else {
             throw QueueError(code: .invalidPayload, message: "payload is not valid JSON (UTF-8, no NUL characters)")
@@ -89,4 +92,28 @@ public struct Job: Sendable, Identifiable {
     /// A key that stays the same across every attempt of this job: pass it to outside systems
     /// (e-mail `Message-ID`, postbox message id) so that they can drop duplicates.
     public var idempotencyKey: String { "\(queue.rawValue)-\(id)" }
+}
+
+/// Accepts any JSON value; decoding it checks that a payload is well-formed JSON.
+struct AnyJSON: Decodable {
+    init(from decoder: Decoder) throws {
+        if var array = try? decoder.unkeyedContainer() {
+            while !array.isAtEnd { _ = try array.decode(AnyJSON.self) }
+        } else if let object = try? decoder.container(keyedBy: AnyKey.self) {
+            for key in object.allKeys { _ = try object.decode(AnyJSON.self, forKey: key) }
+        } else {
+            let value = try decoder.singleValueContainer()
+            if value.decodeNil() { return }
+            if (try? value.decode(Bool.self)) != nil { return }
+            if (try? value.decode(Double.self)) != nil { return }
+            _ = try value.decode(String.self)
+        }
+    }
+
+    private struct AnyKey: CodingKey {
+        var stringValue: String
+        var intValue: Int? { nil }
+        init(stringValue: String) { self.stringValue = stringValue }
+        init?(intValue: Int) { nil }
+    }
 }

@@ -1,4 +1,7 @@
-import Foundation
+import FoundationEssentials
+#if canImport(Glibc)
+import Glibc
+#endif
 import Logging
 import Postgres
 import Synchronization
@@ -21,7 +24,7 @@ public final class JobQueue: Sendable {
     /// commits. Returns the job's id, or `nil` when a live job with the same dedupe key exists.
     @discardableResult
     public func enqueue(_ job: NewJob, in transaction: Transaction) async throws -> Int64? {
-        let maxAttempts = try await resolvedMaxAttempts(job)
+        let maxAttempts = try await resolvedMaxAttempts(job, transaction)
         let rows = try await transaction.query(QueueSQL.insert(job, maxAttempts: maxAttempts))
         wakeAfterCommit([job.queue], transaction)
         return try rows.first?.decode("id", as: Int64.self)
@@ -34,7 +37,7 @@ public final class JobQueue: Sendable {
         guard !jobs.isEmpty else { return [] }
         var maxAttempts: [Int] = []
         maxAttempts.reserveCapacity(jobs.count)
-        for job in jobs { maxAttempts.append(try await resolvedMaxAttempts(job)) }
+        for job in jobs { maxAttempts.append(try await resolvedMaxAttempts(job, transaction)) }
         let rows = try await transaction.query(QueueSQL.insertBatch(
             queues: jobs.map(\.queue.rawValue), tenants: jobs.map(\.tenantID),
             payloads: jobs.map { PostgresRawJSON($0.payloadJSON) }, priorities: jobs.map { Int($0.priority) },
@@ -55,11 +58,12 @@ public final class JobQueue: Sendable {
         transaction.afterCommit { for queue in queues { notifier.wake(queue) } }
     }
 
-    /// The job's own limit, or its queue's default. Unknown queues are refused here, before any
-    /// statement runs, with a clear error.
-    private func resolvedMaxAttempts(_ job: NewJob) async throws -> Int {
+    /// The job's own limit, or its queue's default. Unknown queues are refused here, before the
+    /// insert, with a clear error. The definitions are read once, on the caller's own connection
+    /// (never a second pooled one: with every connection inside a transaction that would deadlock).
+    private func resolvedMaxAttempts(_ job: NewJob, _ transaction: Transaction) async throws -> Int {
         if let known = defaults.withLock({ $0[job.queue.rawValue] }) { return job.maxAttempts ?? known }
-        let rows = try await pool.query(QueueSQL.definitions())
+        let rows = try await transaction.query(QueueSQL.definitions())
         var loaded: [String: Int] = [:]
         for row in rows { loaded[try row.decode("name")] = try row.decode("max_attempts", as: Int.self) }
         defaults.withLock { $0 = loaded }

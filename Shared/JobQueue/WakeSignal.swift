@@ -1,32 +1,34 @@
 import Synchronization
 
-/// A one-waiter wake-up: `signal()` wakes the current `wait`, or the next one if nobody waits.
+/// A wake-up for the loops of one consumer: `signal()` wakes every current `wait`, or, when
+/// nobody waits, the next one.
 final class WakeSignal: Sendable {
     private struct Waiter {
-        let id: UInt64
         let continuation: CheckedContinuation<Void, Never>
         var timer: Task<Void, Never>?
     }
 
     private struct State {
         var pending = false
-        var waiter: Waiter?
+        var waiters: [UInt64: Waiter] = [:]
         var nextID: UInt64 = 0
     }
 
     private let state = Mutex(State())
 
     func signal() {
-        let waiter = state.withLock { state -> Waiter? in
-            if let waiter = state.waiter {
-                state.waiter = nil
-                return waiter
+        let woken = state.withLock { state -> [Waiter] in
+            if state.waiters.isEmpty {
+                state.pending = true
+                return []
             }
-            state.pending = true
-            return nil
+            defer { state.waiters.removeAll() }
+            return Array(state.waiters.values)
         }
-        waiter?.timer?.cancel()
-        waiter?.continuation.resume()
+        for waiter in woken {
+            waiter.timer?.cancel()
+            waiter.continuation.resume()
+        }
     }
 
     /// Returns when signalled or after `timeout`.
@@ -38,7 +40,7 @@ final class WakeSignal: Sendable {
                     return nil
                 }
                 state.nextID += 1
-                state.waiter = Waiter(id: state.nextID, continuation: continuation)
+                state.waiters[state.nextID] = Waiter(continuation: continuation)
                 return state.nextID
             }
             guard let id else {
@@ -48,16 +50,11 @@ final class WakeSignal: Sendable {
             let timer = Task {
                 try? await Task.sleep(for: timeout)
                 if Task.isCancelled { return }
-                let expired = self.state.withLock { state -> Waiter? in
-                    guard let waiter = state.waiter, waiter.id == id else { return nil }
-                    state.waiter = nil
-                    return waiter
-                }
-                expired?.continuation.resume()
+                self.state.withLock { $0.waiters.removeValue(forKey: id) }?.continuation.resume()
             }
             let stillWaiting = state.withLock { state -> Bool in
-                guard state.waiter?.id == id else { return false }
-                state.waiter?.timer = timer
+                guard state.waiters[id] != nil else { return false }
+                state.waiters[id]?.timer = timer
                 return true
             }
             if !stillWaiting { timer.cancel() }

@@ -1,5 +1,4 @@
 import Dispatch
-import Foundation
 import Synchronization
 
 /// A thread of our own that runs blocking work (libpq calls) one closure at a time, so that no
@@ -15,10 +14,7 @@ final class ConnectionThread: Sendable {
     private let wakeup = DispatchSemaphore(value: 0)
 
     init(name: String) {
-        let thread = Thread { [self] in self.loop() }
-        thread.name = name
-        thread.stackSize = 512 * 1024
-        thread.start()
+        startOwnThread { [self] in self.loop() }
     }
 
     /// Runs `body` on this thread and returns its result to the awaiting task.

@@ -1,5 +1,8 @@
 import CLibPQ
-import Foundation
+import FoundationEssentials
+#if canImport(Glibc)
+import Glibc
+#endif
 import Synchronization
 
 /// The synchronous libpq connection. Not thread-safe by itself; its invariant is that only one
@@ -37,7 +40,7 @@ final class LibPQConnection: @unchecked Sendable {
             throw PostgresError(code: .connectionFailed, message: "libpq could not allocate a connection")
         }
         guard PQstatus(connection) == CONNECTION_OK else {
-            let message = String(cString: PQerrorMessage(connection)).trimmingCharacters(in: .whitespacesAndNewlines)
+            let message = String(cString: PQerrorMessage(connection)).trimmedWhitespace
             PQfinish(connection)
             throw PostgresError(code: .connectionFailed, message: message)
         }
@@ -167,7 +170,7 @@ final class LibPQConnection: @unchecked Sendable {
                 return String(cString: pointer)
             }
             let sqlState = field(UInt8(ascii: "C"))
-            let message = field(UInt8(ascii: "M")) ?? String(cString: PQerrorMessage(handle)).trimmingCharacters(in: .whitespacesAndNewlines)
+            let message = field(UInt8(ascii: "M")) ?? String(cString: PQerrorMessage(handle)).trimmedWhitespace
             let lost = PQstatus(handle) != CONNECTION_OK
             throw PostgresError(
                 code: lost && sqlState == nil ? .connectionLost : .server,
@@ -241,5 +244,14 @@ final class LibPQConnection: @unchecked Sendable {
                 }
             }
         }
+    }
+}
+
+extension String {
+    /// Without leading and trailing spaces and newlines (libpq ends its messages with "\n").
+    var trimmedWhitespace: String {
+        let isSpace: (Character) -> Bool = { $0 == " " || $0 == "\n" || $0 == "\r" || $0 == "\t" }
+        guard let first = firstIndex(where: { !isSpace($0) }), let last = lastIndex(where: { !isSpace($0) }) else { return "" }
+        return String(self[first...last])
     }
 }

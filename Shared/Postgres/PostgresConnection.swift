@@ -1,4 +1,7 @@
-import Foundation
+import FoundationEssentials
+#if canImport(Glibc)
+import Glibc
+#endif
 
 /// One database session, driven from async code. Every libpq call runs on the connection's own
 /// thread. A connection is used by one task at a time (the pool guarantees it).

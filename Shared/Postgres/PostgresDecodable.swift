@@ -1,4 +1,7 @@
-import Foundation
+import FoundationEssentials
+#if canImport(Glibc)
+import Glibc
+#endif
 
 /// A Swift value that can be read from a column in text format.
 public protocol PostgresDecodable: Sendable {

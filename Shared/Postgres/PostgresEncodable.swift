@@ -1,4 +1,7 @@
-import Foundation
+import FoundationEssentials
+#if canImport(Glibc)
+import Glibc
+#endif
 
 /// One bound statement parameter as sent to the server.
 public enum PostgresParameter: Sendable, Equatable {

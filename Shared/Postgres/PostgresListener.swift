@@ -1,4 +1,7 @@
-import Foundation
+import FoundationEssentials
+#if canImport(Glibc)
+import Glibc
+#endif
 import Logging
 import Synchronization
 
@@ -18,8 +21,10 @@ public enum ListenerEvent: Sendable, Equatable {
 public final class PostgresListener: Sendable {
     /// Channel names are identifiers: letters, digits, `_`, `-`, `.`, `:`; at most 63 bytes.
     public static func isValidChannel(_ name: String) -> Bool {
-        !name.isEmpty && name.utf8.count <= 63
-            && name.unicodeScalars.allSatisfy { CharacterSet.alphanumerics.contains($0) && $0.isASCII || "_-.:".unicodeScalars.contains($0) }
+        !name.isEmpty && name.utf8.count <= 63 && name.utf8.allSatisfy { byte in
+            (byte >= 48 && byte <= 57) || (byte >= 65 && byte <= 90) || (byte >= 97 && byte <= 122)
+                || byte == UInt8(ascii: "_") || byte == UInt8(ascii: "-") || byte == UInt8(ascii: ".") || byte == UInt8(ascii: ":")
+        }
     }
 
     private struct Subscriber {
@@ -62,10 +67,7 @@ public final class PostgresListener: Sendable {
         }
         wakeRead = fds[0]
         wakeWrite = fds[1]
-        let thread = Thread { [self] in self.run() }
-        thread.name = "pg-listener"
-        thread.stackSize = 512 * 1024
-        thread.start()
+        startOwnThread { [self] in self.run() }
     }
 
     deinit {
@@ -132,8 +134,8 @@ public final class PostgresListener: Sendable {
     }
 
     private static func listenStatement(_ channel: String) -> String {
-        // LISTEN takes an identifier, not a parameter; the name was validated and is quoted here.
-        "LISTEN \"" + channel.replacingOccurrences(of: "\"", with: "\"\"") + "\""
+        // LISTEN takes an identifier, not a parameter; the name was validated (no quotes possible).
+        "LISTEN \"" + channel + "\""
     }
 
     private func deliver(_ event: ListenerEvent, channel: String?) {

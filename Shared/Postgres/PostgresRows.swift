@@ -1,5 +1,8 @@
 import CLibPQ
-import Foundation
+import FoundationEssentials
+#if canImport(Glibc)
+import Glibc
+#endif
 
 /// The rows a statement returned. Holds the libpq result and frees it when released.
 /// Immutable once created, so it may be read from any thread.

@@ -1,4 +1,7 @@
-import Foundation
+import FoundationEssentials
+#if canImport(Glibc)
+import Glibc
+#endif
 
 /// Text form of `timestamptz` as exchanged with sessions set to `TimeZone=UTC, DateStyle=ISO`:
 /// `2026-11-23 11:07:00.123456+00`.

@@ -61,7 +61,7 @@ public struct IntakeAPI: Sendable {
         if let idempotencyKey, let earlier = try await store.idempotencyOutcome(key: idempotencyKey, client: client, requestHash: requestHash) {
             return try Self.response(for: earlier)
         }
-        let submission = try Self.decode(body).validated(now: Date())
+        let submission = try Self.decode(body).validated(now: Date(), body: body)
         let number = try await references.next(tenant: client.tenantID, year: Self.currentYear())
         let reference = Reference.format(prefix: client.referencePrefix, year: Self.currentYear(), number: number)
         switch try await store.create(submission, client: client, reference: reference, idempotencyKey: idempotencyKey,
@@ -110,8 +110,15 @@ public struct IntakeAPI: Sendable {
         guard !body.isEmpty else { throw HTTPError(.badRequest, code: "invalid-json", detail: "The body is not valid JSON.") }
         do {
             return try body.withUnsafeBytes { raw in
+                let decoder = JSONCoding.makeDecoder()
+                let locator = AttachmentLocator.locate(raw)
+                if let locator {
+                    decoder.userInfo[AttachmentRanges.userInfoKey] = AttachmentRanges(locator.ranges, formRange: locator.formRange)
+                }
                 let data = Data(bytesNoCopy: UnsafeMutableRawPointer(mutating: raw.baseAddress!), count: raw.count, deallocator: .none)
-                return try JSONCoding.makeDecoder().decode(Submission.self, from: data)
+                var submission = try decoder.decode(Submission.self, from: data)
+                submission.formRange = locator?.formRange
+                return submission
             }
         } catch let error as DecodingError {
             throw JSONCoding.problem(for: error)

@@ -98,17 +98,17 @@ struct IntakeStore: Sendable {
                     let inserted = try await tx.query("""
                         INSERT INTO intake_idempotency_keys (tenant_id, intake_client_id, key, request_hash, application_id, response_status, response_body)
                         VALUES (\(client.tenantID), \(client.id), \(idempotencyKey), \(Bytea(requestHash)), \(id), 201, \(PostgresJSON(created)))
-                        ON CONFLICT DO NOTHING
+                        ON CONFLICT (tenant_id, intake_client_id, key) DO UPDATE
+                            SET request_hash = EXCLUDED.request_hash, application_id = EXCLUDED.application_id,
+                                response_status = EXCLUDED.response_status, response_body = EXCLUDED.response_body,
+                                created_at = now(), expires_at = now() + interval '24 hours'
+                            WHERE intake_idempotency_keys.expires_at <= now()  -- an expired key, not yet pruned, is free
                         RETURNING 1 AS inserted
                         """)
                     if inserted.isEmpty { throw KeyTaken() }
                 }
                 for (position, file) in submission.files.enumerated() {
-                    try await tx.query("""
-                        INSERT INTO attachments (tenant_id, application_id, origin, position, filename, content_type, size_bytes, sha256, content)
-                        VALUES (\(client.tenantID), \(id), 'applicant', \(position), \(file.filename), \(file.contentType), \(file.content.count),
-                                \(Bytea(file.sha256)), \(Bytea(file.content)))
-                        """)
+                    try await insertAttachment(file, position: position, application: id, tenant: client.tenantID, body: submission.body, in: tx)
                 }
                 try await queue.enqueue(
                     try NewJob(queue: .route, payload: RouteJobPayload(applicationID: created.id), tenantID: client.tenantID, dedupeKey: "route:\(created.id)"),
@@ -117,6 +117,10 @@ struct IntakeStore: Sendable {
                 return created
             }
             return .success(created)
+        } catch let error as PostgresError where ["22P02", "22P05", "22025", "54000"].contains(error.sqlState ?? "") {
+            // The database refused the form's JSON text (e.g. a lone surrogate escape).
+            _ = error
+            return .failure(.service(.validationFailed([.init(field: "form", code: "invalid", message: "is not JSON the database can store")])))
         } catch is ServiceRejected {
             return .failure(.service(try await serviceProblem(submission.serviceKey, client: client)))
         } catch is KeyTaken {
@@ -125,6 +129,63 @@ struct IntakeStore: Sendable {
                 throw HTTPError(.conflict, code: "idempotency-key-in-use", detail: "A request with this Idempotency-Key is being processed; retry.")
             }
             return .failure(.idempotency(outcome))
+        }
+    }
+
+    /// Largest attachment sent to the database in one parameter; bigger ones go in chunks.
+    static let chunkSize = 1 << 20
+
+    /// Stores one attachment. Content from the body is decoded and sent in chunks of 1 MiB into
+    /// a temporary table and joined by the server, so the service never holds it whole.
+    private func insertAttachment(_ file: ValidSubmission.File, position: Int, application: UUID, tenant: UUID, body: [UInt8], in tx: Transaction) async throws {
+        var content: [UInt8]?
+        var reader: Base64ChunkReader?
+        switch file.source {
+        case .bytes(let bytes): content = bytes
+        case .body(let range):
+            var chunks = Base64ChunkReader(body: body, range: range, chunkSize: Self.chunkSize)
+            if file.size <= Self.chunkSize {
+                var all: [UInt8] = []
+                while let chunk = chunks.next() { all += chunk }
+                guard !chunks.failed else {
+                    throw PostgresError(code: .invalidArgument, message: "attachment content changed between validation and storage")
+                }
+                content = all
+            } else {
+                reader = chunks
+            }
+        }
+        if let content {
+            guard content.count == file.size else {
+                throw PostgresError(code: .invalidArgument, message: "attachment content changed between validation and storage")
+            }
+            try await tx.query("""
+                INSERT INTO attachments (tenant_id, application_id, origin, position, filename, content_type, size_bytes, sha256, content)
+                VALUES (\(tenant), \(application), 'applicant', \(position), \(file.filename), \(file.contentType), \(content.count),
+                        \(Bytea(file.sha256)), \(Bytea(content)))
+                """)
+            return
+        }
+        guard var reader else { preconditionFailure("either content or a reader") }
+        try await tx.query("CREATE TEMPORARY TABLE IF NOT EXISTS intake_attachment_chunks (n integer NOT NULL, data bytea NOT NULL) ON COMMIT DELETE ROWS")
+        try await tx.query("DELETE FROM intake_attachment_chunks")
+        var n = 0
+        while let chunk = reader.next() {
+            try await tx.query("INSERT INTO intake_attachment_chunks (n, data) VALUES (\(n), \(Bytea(chunk)))")
+            n += 1
+        }
+        guard !reader.failed else { throw PostgresError(code: .invalidArgument, message: "attachment content changed between validation and storage") }
+        // The size CHECK (octet_length(content) = size_bytes) and the hash recomputed here make
+        // sure what the server joined is exactly what was validated.
+        let inserted = try await tx.query("""
+            INSERT INTO attachments (tenant_id, application_id, origin, position, filename, content_type, size_bytes, sha256, content)
+            SELECT \(tenant), \(application), 'applicant', \(position), \(file.filename), \(file.contentType), \(file.size),
+                   \(Bytea(file.sha256)), joined.content
+            FROM (SELECT string_agg(data, ''::bytea ORDER BY n) AS content FROM intake_attachment_chunks) joined
+            WHERE sha256(joined.content) = \(Bytea(file.sha256))
+            """)
+        guard inserted.affectedRows == 1 else {
+            throw PostgresError(code: .invalidArgument, message: "joined attachment does not match its checksum")
         }
     }
 
@@ -140,7 +201,7 @@ struct IntakeStore: Sendable {
             WHERE tenant_id = \(client.tenantID) AND intake_client_id = \(client.id) AND key = \(key) AND expires_at > now()
             """)
         guard let row = rows.first else { return nil }
-        let storedHash = try row.rawBytes("request_hash").map { [UInt8]($0) } ?? []
+        let storedHash = [UInt8](try row.decode("request_hash", as: Data.self))
         guard storedHash == requestHash else { return .reused }
         return .replay(try row.decodeJSON("response_body", as: CreatedApplication.self))
     }

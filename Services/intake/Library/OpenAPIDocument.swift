@@ -24,6 +24,8 @@ info:
     `Attachment.content_type`. File names are sanitised (path parts, control characters and
     `<>:"|?*` removed or replaced). A given `sha256` is checked against the decoded content.
 
+    Optional members may be left out or sent as `null`; both mean absent.
+
     Errors are RFC 9457 problem details (`application/problem+json`) with a stable `code`, the
     `request_id`, and for validation errors one entry per offending field in `errors`. Nothing
     is stored for a rejected request.
@@ -74,6 +76,15 @@ paths:
             application/json:
               schema:
                 $ref: '#/components/schemas/Created'
+          links:
+            GetApplicationStatus:
+              operationId: getApplicationStatus
+              parameters:
+                id: '$response.body#/id'
+            WithdrawApplication:
+              operationId: withdrawApplication
+              parameters:
+                id: '$response.body#/id'
         '400':
           $ref: '#/components/responses/Problem'
         '401':
@@ -177,22 +188,25 @@ components:
       properties:
         service:
           type: string
-          description: Key of the tenant's service (Online-Dienst), e.g. `anwohnerparkausweis`.
+          description: Key of the tenant's service (Online-Dienst), e.g. `parking`. An unknown or inactive service, or one the key may not post to, is a 422 naming `service`.
           pattern: '^[a-z0-9][a-z0-9._-]{0,63}$'
+          examples: [parking]
         applicant:
           $ref: '#/components/schemas/Applicant'
         form:
           type: object
           description: The form's data, any JSON object (at most 1 MiB as JSON, 32 levels deep).
         attachments:
-          type: array
+          type: [array, 'null']
           maxItems: 20
           items:
             $ref: '#/components/schemas/Attachment'
         payment:
-          $ref: '#/components/schemas/Payment'
+          oneOf:
+            - $ref: '#/components/schemas/Payment'
+            - type: 'null'
         submitted_at:
-          type: string
+          type: [string, 'null']
           format: date-time
           description: When the applicant submitted the form (RFC 3339); defaults to the time of receipt. Not in the future.
     Applicant:
@@ -204,27 +218,29 @@ components:
           minLength: 1
           maxLength: 300
         email:
-          type: string
+          type: [string, 'null']
           format: email
           maxLength: 254
         address:
-          type: object
+          type: [object, 'null']
           properties:
             street:
-              type: string
+              type: [string, 'null']
               maxLength: 200
             postal_code:
-              type: string
+              type: [string, 'null']
               pattern: '^[0-9]{5}$'
             city:
-              type: string
+              type: [string, 'null']
               maxLength: 200
             municipality_key:
-              type: string
+              type: [string, 'null']
               description: Amtlicher Gemeindeschlüssel (AGS), 8 digits; used for routing.
               pattern: '^[0-9]{8}$'
         postbox:
-          $ref: '#/components/schemas/Postbox'
+          oneOf:
+            - $ref: '#/components/schemas/Postbox'
+            - type: 'null'
     Postbox:
       type: object
       description: The applicant's citizen postbox (Servicekonto / BundID) for the back channel.
@@ -237,7 +253,7 @@ components:
           type: string
           enum: [basic, substantial, high]
         document_consent:
-          type: boolean
+          type: [boolean, 'null']
           default: false
           description: The applicant agreed to receive documents over the back channel.
     Attachment:
@@ -273,7 +289,7 @@ components:
           description: The content in standard base64 with padding (RFC 4648 §4); at most 10 MiB decoded.
           contentEncoding: base64
         sha256:
-          type: string
+          type: [string, 'null']
           description: Optional SHA-256 of the decoded content, hex; verified.
           pattern: '^[0-9a-fA-F]{64}$'
     Payment:
@@ -388,5 +404,6 @@ components:
                 type: string
               message:
                 type: string
+
 """#
 }

@@ -7,14 +7,31 @@ import HTTPServer
 struct Submission: Decodable {
     var service: String
     var applicant: Applicant
-    var form: JSONValue
+    /// Only checked to be an object while decoding; its text is taken from the body as sent.
+    var form: FormObject
     var attachments: [AttachmentUpload]?
     var payment: Payment?
     var submittedAt: String?
+    /// Where the `form` value is in the body (set after decoding).
+    var formRange: Range<Int>?
 
     enum CodingKeys: String, CodingKey {
         case service, applicant, form, attachments, payment
         case submittedAt = "submitted_at"
+    }
+
+    /// A JSON object whose members are not decoded (the body's text of it is stored as jsonb).
+    struct FormObject: Decodable {
+        struct AnyKey: CodingKey {
+            var stringValue: String
+            var intValue: Int? { nil }
+            init(stringValue: String) { self.stringValue = stringValue }
+            init?(intValue: Int) { nil }
+        }
+
+        init(from decoder: Decoder) throws {
+            _ = try decoder.container(keyedBy: AnyKey.self)
+        }
     }
 
     struct Applicant: Decodable {
@@ -49,13 +66,18 @@ struct Submission: Decodable {
         }
     }
 
-    /// An attachment whose base64 text is decoded as soon as it is read, so the text does not
-    /// stay in memory next to the bytes.
+    /// An attachment. Its base64 text is not turned into a string: when the body scanner found
+    /// it as plain base64, only its range in the body is kept (decoded later in chunks);
+    /// otherwise (escapes) it is decoded here.
     struct AttachmentUpload: Decodable {
+        enum Content {
+            case range(Range<Int>)
+            case decoded([UInt8]?)  // nil: not valid base64
+        }
+
         var filename: String
         var contentType: String
-        /// nil when `content_base64` was not valid base64.
-        var content: [UInt8]?
+        var content: Content
         var sha256: String?
 
         enum CodingKeys: String, CodingKey {
@@ -70,7 +92,12 @@ struct Submission: Decodable {
             filename = try container.decode(String.self, forKey: .filename)
             contentType = try container.decode(String.self, forKey: .contentType)
             sha256 = try container.decodeIfPresent(String.self, forKey: .sha256)
-            content = Base64.decode(try container.decode(String.self, forKey: .contentBase64))
+            if let ranges = decoder.userInfo[AttachmentRanges.userInfoKey] as? AttachmentRanges,
+               let index = decoder.codingPath.last?.intValue, let range = ranges.ranges[index], container.contains(.contentBase64) {
+                content = .range(range)
+            } else {
+                content = .decoded(Base64.decode(try container.decode(String.self, forKey: .contentBase64)))
+            }
         }
     }
 
@@ -88,7 +115,7 @@ struct Submission: Decodable {
     }
 
     /// The checked submission, or a 422 naming every offending field.
-    func validated(now: Date) throws -> ValidSubmission {
+    func validated(now: Date, body: [UInt8]) throws -> ValidSubmission {
         var errors: [Problem.FieldError] = []
         func fail(_ field: String, _ code: String, _ message: String) {
             errors.append(.init(field: field, code: code, message: message))
@@ -134,21 +161,23 @@ struct Submission: Decodable {
             if let mailbox, let trust { postbox = .init(mailboxID: mailbox, trustLevel: trust, documentConsent: p.documentConsent ?? false) }
         }
 
-        // Form
-        var formJSON: [UInt8] = []
-        if case .object = form {
-            if form.depth > IntakeLimits.maxFormDepth {
-                fail("form", "too-deep", "must not nest deeper than \(IntakeLimits.maxFormDepth) levels")
-            } else if form.containsNUL {
-                fail("form", "invalid", "must not contain NUL characters")
-            } else {
-                let encoder = JSONEncoder()
-                encoder.outputFormatting = [.withoutEscapingSlashes]
-                formJSON = Array((try? encoder.encode(form)) ?? Data())
-                if formJSON.count > IntakeLimits.maxFormBytes { fail("form", "too-large", "must be at most \(IntakeLimits.maxFormBytes) bytes as JSON") }
+        // Form: its text as sent, checked here and parsed by the database as jsonb.
+        var formJSON = ""
+        if let range = formRange {
+            body.withUnsafeBytes { raw in
+                let text = UnsafeRawBufferPointer(rebasing: raw[range])
+                if text.count > IntakeLimits.maxFormBytes {
+                    fail("form", "too-large", "must be at most \(IntakeLimits.maxFormBytes) bytes as JSON")
+                } else if JSONText.depth(text) > IntakeLimits.maxFormDepth {
+                    fail("form", "too-deep", "must not nest deeper than \(IntakeLimits.maxFormDepth) levels")
+                } else if JSONText.containsEscapedNUL(text) {
+                    fail("form", "invalid", "must not contain NUL characters")
+                } else {
+                    formJSON = String(decoding: text, as: UTF8.self)
+                }
             }
         } else {
-            fail("form", "wrong-type", "must be a JSON object")
+            fail("form", "invalid", "could not be read")
         }
 
         // Attachments
@@ -165,16 +194,25 @@ struct Submission: Decodable {
                 if !IntakeLimits.allowedContentTypes.contains(contentType) {
                     fail("\(prefix).content_type", "unsupported-content-type", "is not one of the allowed content types")
                 }
-                guard let content = upload.content else {
+                let size: Int, digest: [UInt8], source: ValidSubmission.File.Source
+                switch upload.content {
+                case .decoded(let bytes?):
+                    (size, digest, source) = (bytes.count, SHA256.hash(bytes), .bytes(bytes))
+                case .range(let range):
+                    guard let measured = Base64ChunkReader.measure(body: body, range: range) else {
+                        fail("\(prefix).content_base64", "invalid-base64", "is not valid base64")
+                        continue
+                    }
+                    (size, digest, source) = (measured.size, measured.sha256, .body(range))
+                case .decoded(nil):
                     fail("\(prefix).content_base64", "invalid-base64", "is not valid base64")
                     continue
                 }
-                total += content.count
-                if content.count > IntakeLimits.maxAttachmentBytes {
+                total += size
+                if size > IntakeLimits.maxAttachmentBytes {
                     fail("\(prefix).content_base64", "too-large", "must be at most \(IntakeLimits.maxAttachmentBytes) bytes decoded")
                     continue
                 }
-                let digest = SHA256.hash(content)
                 if let given = upload.sha256 {
                     if let expected = Hex.decode(given), expected.count == 32 {
                         if expected != digest { fail("\(prefix).sha256", "checksum-mismatch", "does not match the content") }
@@ -182,7 +220,7 @@ struct Submission: Decodable {
                         fail("\(prefix).sha256", "invalid", "must be 64 hexadecimal digits")
                     }
                 }
-                files.append(.init(filename: filename, contentType: contentType, content: content, sha256: digest))
+                files.append(.init(filename: filename, contentType: contentType, source: source, size: size, sha256: digest))
             }
             if total > IntakeLimits.maxTotalAttachmentBytes {
                 fail("attachments", "too-large", "must be at most \(IntakeLimits.maxTotalAttachmentBytes) bytes together, decoded")
@@ -221,7 +259,8 @@ struct Submission: Decodable {
         applicantJSON += "}"
         return ValidSubmission(
             serviceKey: serviceKey, applicantJSON: applicantJSON, postbox: postbox,
-            formJSON: String(decoding: formJSON, as: UTF8.self), paymentJSON: paymentJSON, files: files, submittedAt: submitted
+            formJSON: formJSON, paymentJSON: paymentJSON, files: files, submittedAt: submitted,
+            body: body
         )
     }
 
@@ -273,9 +312,17 @@ struct ValidSubmission: Sendable {
     }
 
     struct File: Sendable {
+        enum Source: Sendable {
+            /// Decoded already (small, or sent with escapes).
+            case bytes([UInt8])
+            /// Base64 text at this range of the request body, decoded in chunks when stored.
+            case body(Range<Int>)
+        }
+
         var filename: String
         var contentType: String
-        var content: [UInt8]
+        var source: Source
+        var size: Int
         var sha256: [UInt8]
     }
 
@@ -286,6 +333,8 @@ struct ValidSubmission: Sendable {
     var paymentJSON: String?
     var files: [File]
     var submittedAt: Date
+    /// The request body the `.body` sources point into.
+    var body: [UInt8]
 }
 
 func jsonQuoted(_ text: String) -> String {

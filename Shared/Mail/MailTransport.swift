@@ -1,0 +1,20 @@
+/// Something that delivers a message: SMTP, or a spool folder.
+///
+/// `send` returns when the message was handed over (SMTP `250` after the data, or the file
+/// renamed into place) and throws a ``MailDeliveryError`` otherwise. Sending the same message
+/// twice is allowed: the `Message-ID` stays the same.
+public protocol MailTransport: Sendable {
+    func send(_ message: MailMessage) async throws(MailDeliveryError)
+    /// Closes connections and ends worker threads once queued sends are done.
+    func shutdown()
+}
+
+/// The transport `configuration.url` names: `smtp://`/`smtps://` or `file:///path`.
+public func makeMailTransport(_ configuration: SMTPConfiguration) throws(MailError) -> any MailTransport {
+    switch try configuration.endpoint {
+    case .smtp:
+        return try SMTPTransport(configuration)
+    case .spool(let directory):
+        return try FileSpoolTransport(directory: directory)
+    }
+}

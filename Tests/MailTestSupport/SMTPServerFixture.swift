@@ -1,0 +1,219 @@
+import Foundation
+
+/// Runs blocking work on a thread of its own, never on the cooperative pool.
+public func offPool<T: Sendable>(_ work: @escaping @Sendable () throws -> T) async throws -> T {
+    try await withCheckedThrowingContinuation { continuation in
+        let thread = Thread { continuation.resume(with: Result { try work() }) }
+        thread.stackSize = 1 << 20
+        thread.start()
+    }
+}
+
+public struct FixtureError: Error, CustomStringConvertible {
+    public var description: String
+    public init(_ description: String) { self.description = description }
+}
+
+/// The folder of this file's fixtures, `Tests/Fixtures/smtp`.
+public let smtpFixtureDirectory: String = {
+    let file = URL(fileURLWithPath: #filePath)
+    return file.deletingLastPathComponent().deletingLastPathComponent().appendingPathComponent("Fixtures/smtp").path
+}()
+
+public func toolPath(_ name: String) -> String {
+    if name.contains("/") { return name }
+    for directory in (ProcessInfo.processInfo.environment["PATH"] ?? "/usr/bin").split(separator: ":") {
+        let candidate = "\(directory)/\(name)"
+        if FileManager.default.isExecutableFile(atPath: candidate) { return candidate }
+    }
+    return "/usr/bin/\(name)"
+}
+
+/// Starts `arguments` (resolved through PATH) with output to `outputPath`; returns the pid.
+/// `environment` (when given) is added to this process's environment.
+public func spawn(_ arguments: [String], outputPath: String, environment: [String: String]? = nil) throws -> pid_t {
+    var actions = posix_spawn_file_actions_t()
+    posix_spawn_file_actions_init(&actions)
+    defer { posix_spawn_file_actions_destroy(&actions) }
+    posix_spawn_file_actions_addopen(&actions, 0, "/dev/null", O_RDONLY, 0)
+    posix_spawn_file_actions_addopen(&actions, 1, outputPath, O_WRONLY | O_CREAT | O_APPEND, 0o644)
+    posix_spawn_file_actions_adddup2(&actions, 1, 2)
+    let executable = toolPath(arguments[0])
+    let argv = ([executable] + arguments.dropFirst()).map { strdup($0) } + [nil]
+    defer { argv.forEach { free($0) } }
+    var pid: pid_t = 0
+    let result: Int32
+    if let environment {
+        let merged = ProcessInfo.processInfo.environment.merging(environment) { $1 }
+        let envp = merged.map { strdup("\($0.key)=\($0.value)") } + [nil]
+        defer { envp.forEach { free($0) } }
+        result = posix_spawn(&pid, executable, &actions, nil, argv, envp)
+    } else {
+        result = posix_spawn(&pid, executable, &actions, nil, argv, environ)
+    }
+    guard result == 0 else { throw FixtureError("cannot start \(executable): \(String(cString: strerror(result)))") }
+    return pid
+}
+
+/// Waits for `pid` to end (blocking); returns its exit status.
+@discardableResult
+public func reap(_ pid: pid_t) -> Int32 {
+    var status: Int32 = 0
+    while waitpid(pid, &status, 0) < 0 && errno == EINTR {}
+    return status
+}
+
+/// Runs a command to its end, off the pool; throws when it fails.
+@discardableResult
+public func run(_ arguments: [String], in directory: String) async throws -> String {
+    try await offPool {
+        let output = "\(directory)/command-\(UUID().uuidString).log"
+        let status = reap(try spawn(arguments, outputPath: output))
+        let text = (try? String(contentsOfFile: output, encoding: .utf8)) ?? ""
+        guard status == 0 else { throw FixtureError("\(arguments.joined(separator: " ")) failed (\(status)): \(text)") }
+        return text
+    }
+}
+
+/// A fresh temporary folder.
+public func makeTemporaryDirectory() throws -> String {
+    let path = NSTemporaryDirectory() + "amtsweg-mail-\(UUID().uuidString)"
+    try FileManager.default.createDirectory(atPath: path, withIntermediateDirectories: true)
+    return path
+}
+
+/// A self-signed certificate for `localhost` and 127.0.0.1, made with openssl at test time.
+public struct TestCertificate: Sendable {
+    public var certificate: String
+    public var key: String
+
+    public static func make(in directory: String) async throws -> TestCertificate {
+        let certificate = "\(directory)/cert.pem", key = "\(directory)/key.pem"
+        try await run([
+            "openssl", "req", "-x509", "-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:prime256v1", "-nodes",
+            "-keyout", key, "-out", certificate, "-days", "1", "-subj", "/CN=localhost",
+            "-addext", "subjectAltName=DNS:localhost,IP:127.0.0.1",
+        ], in: directory)
+        return TestCertificate(certificate: certificate, key: key)
+    }
+}
+
+/// aiosmtpd in a process of its own (Tests/Fixtures/smtp/smtp_server.py). Use ``with(_:_:)``,
+/// which never leaves the server behind.
+public final class SMTPServer: @unchecked Sendable {
+    public struct Options: Sendable {
+        public var failTemporarily = 0
+        public var failPermanently = false
+        public var auth: (user: String, password: String)?
+        public var certificate: TestCertificate?
+        /// With `certificate`: TLS from the first byte (`smtps://`) instead of STARTTLS.
+        public var implicitTLS = false
+        public var save = true
+        public var port = 0
+        public init() {}
+    }
+
+    public struct Stats: Decodable {
+        public var connections: Int
+        public var open: Int
+        public var messages: Int
+        public var rcpt_rejected: Int
+        public var ehlo: Int
+        public var auth: Int
+        public var tls: Int
+    }
+
+    public let spool: String
+    public private(set) var port: Int
+    private var pid: pid_t?
+    private let options: Options
+
+    public static func with<T: Sendable>(_ options: Options = Options(), _ body: (SMTPServer) async throws -> T) async throws -> T {
+        let server = try await SMTPServer(options)
+        defer { server.stop() }
+        return try await body(server)
+    }
+
+    private init(_ options: Options) async throws {
+        self.options = options
+        spool = try makeTemporaryDirectory()
+        port = options.port
+        try await start()
+    }
+
+    /// Starts the server again (on the same port after ``stop()``).
+    public func start() async throws {
+        var arguments = ["python3", "\(smtpFixtureDirectory)/smtp_server.py", "--spool", spool, "--port", "\(port)"]
+        if options.failTemporarily > 0 { arguments += ["--fail-temp", "\(options.failTemporarily)"] }
+        if options.failPermanently { arguments.append("--fail-perm") }
+        if let auth = options.auth { arguments += ["--auth", "\(auth.user):\(auth.password)"] }
+        if let certificate = options.certificate { arguments += ["--tls-cert", certificate.certificate, "--tls-key", certificate.key] }
+        if options.implicitTLS { arguments.append("--implicit-tls") }
+        if !options.save { arguments.append("--no-save") }
+        let log = "\(spool)/server-\(UUID().uuidString).log"
+        let pid = try spawn(arguments, outputPath: log)
+        self.pid = pid
+        port = try await offPool {
+            for _ in 0..<300 {
+                if let text = try? String(contentsOfFile: log, encoding: .utf8),
+                   let line = text.split(separator: "\n").first(where: { $0.hasPrefix("LISTENING ") }),
+                   let port = Int(line.dropFirst("LISTENING ".count)) {
+                    return port
+                }
+                var status: Int32 = 0
+                if waitpid(pid, &status, WNOHANG) == pid {
+                    throw FixtureError("SMTP fixture exited: \((try? String(contentsOfFile: log, encoding: .utf8)) ?? "")")
+                }
+                usleep(50_000)
+            }
+            throw FixtureError("SMTP fixture did not start within 15 s")
+        }
+    }
+
+    /// SIGKILL and reap.
+    public func stop() {
+        guard let pid else { return }
+        kill(pid, SIGKILL)
+        reap(pid)
+        self.pid = nil
+    }
+
+    public var url: String { "\(options.implicitTLS ? "smtps" : "smtp")://127.0.0.1:\(port)" }
+
+    public func stats() throws -> Stats {
+        try JSONDecoder().decode(Stats.self, from: Data(contentsOf: URL(fileURLWithPath: "\(spool)/stats.json")))
+    }
+
+    /// Paths of the saved messages, oldest first.
+    public func messages() throws -> [String] {
+        try FileManager.default.contentsOfDirectory(atPath: spool).filter { $0.hasSuffix(".eml") }.sorted().map { "\(spool)/\($0)" }
+    }
+}
+
+/// A message as Python's `email` package sees it (Tests/Fixtures/smtp/parse_message.py).
+public struct ParsedMessage: Decodable, Sendable {
+    public var subject: String
+    public var raw_headers: String
+    public var from: String
+    public var from_address: String
+    public var from_name: String
+    public var to: [String]
+    public var date: String
+    public var date_parsed: Bool
+    public var message_id: String
+    public var auto_submitted: String
+    public var mime_version: String
+    public var content_type: String
+    public var charset: String?
+    public var cte: String
+    public var body: String
+    public var defects: [String]
+    public var only_crlf: Bool
+    public var max_line: Int
+    public var ascii_only: Bool
+
+    public static func parse(_ path: String) async throws -> ParsedMessage {
+        let output = try await run(["python3", "\(smtpFixtureDirectory)/parse_message.py", path], in: NSTemporaryDirectory())
+        return try JSONDecoder().decode(ParsedMessage.self, from: Data(output.utf8))
+    }
+}
