@@ -95,6 +95,12 @@ let package = Package(
         ),
 
         .executableTarget(
+            name: "inbox-bench",
+            dependencies: ["InboxService", "Domain", "Postgres", "HTTPServer", "JobQueue", "Logging", "TestSupport"],
+            path: "Benchmarks/inbox",
+            exclude: ["run.sh"]
+        ),
+        .executableTarget(
             name: "intake-bench",
             dependencies: ["Domain", "Postgres", "TestSupport"],
             path: "Benchmarks/intake"
