@@ -11,14 +11,14 @@ import ServiceRuntime
 /// |---|---|---|
 /// | `DATABASE_POOL_SIZE` | connections for requests | `16` |
 /// | `MIGRATE_ON_START` | apply missing migrations at start | `true` |
-/// | `REPLY_CONSUMER_CONCURRENCY` | `citizen-reply` batches in flight (keep 1 until this branch has the job queue's multi-waiter wake-up from main: with the older one-waiter `WakeSignal` a second lane is never woken and shutdown hangs) | `1` |
+/// | `REPLY_CONSUMER_CONCURRENCY` | `citizen-reply` batches in flight | `2` |
 /// | `RETENTION_ENABLED` | run the daily retention sweep in this process | `true` |
 /// | `RETENTION_CHECK_SECONDS` | how often a replica checks whether the day's sweep is due | `3600` |
 public enum InboxService {
     public static func makeServices(_ runtime: ServiceRuntime, environment: Environment = Environment()) async throws -> [any RuntimeService] {
         let poolSize = try environment.int("DATABASE_POOL_SIZE", default: 16, range: 2...500)
         let migrate = try environment.bool("MIGRATE_ON_START", default: true)
-        let replyConcurrency = try environment.int("REPLY_CONSUMER_CONCURRENCY", default: 1, range: 1...64)
+        let replyConcurrency = try environment.int("REPLY_CONSUMER_CONCURRENCY", default: 2, range: 1...64)
         let retentionEnabled = try environment.bool("RETENTION_ENABLED", default: true)
         let retentionCheck = try environment.seconds("RETENTION_CHECK_SECONDS", default: .seconds(3600))
         let configuration = PostgresConfiguration(url: runtime.configuration.databaseURL, applicationName: "inbox")
