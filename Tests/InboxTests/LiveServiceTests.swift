@@ -31,7 +31,8 @@ struct LiveServiceTests {
         let tool = try inboxRequireTool("st")
         let db = try await TestDatabase.make()
         let token = try await Self.seed(db)
-        try await InboxProcess.with(databaseURL: db.url) { inbox in
+        // Long-polls are held at most 2 s here, so fuzzed `wait` values stay under schemathesis' request timeout.
+        try await InboxProcess.with(databaseURL: db.url, environment: ["LONG_POLL_MAX_SECONDS": "2"]) { inbox in
             let ready = try await offPool {
                 let client = try RawClient(port: inbox.port)
                 try client.send("GET /readyz HTTP/1.1\r\nHost: localhost\r\nConnection: close\r\n\r\n")
@@ -42,7 +43,7 @@ struct LiveServiceTests {
                 "run", "http://127.0.0.1:\(inbox.port)/openapi.yaml",
                 "-H", "Authorization: Bearer \(token)",
                 "--checks", "not_a_server_error", "--exclude-path-regex", "/revoke$",
-                "--max-examples", "30", "--seed", "20261123", "--workers", "2", "--no-color",
+                "--max-examples", "30", "--request-timeout", "20", "--seed", "20261123", "--workers", "2", "--no-color",
             ])
             #expect(run.status == 0, "\(run.stdout.suffix(6000))\(run.stderr.suffix(2000))")
             #expect(run.stdout.contains("SUMMARY"))

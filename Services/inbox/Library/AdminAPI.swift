@@ -62,6 +62,10 @@ struct AdminAPI: Sendable {
         do {
             return try await pool.withTransaction(.init(), body)
         } catch let error as PostgresError {
+            if error.code == .invalidArgument {
+                // A text value with U+0000, which PostgreSQL cannot store.
+                throw HTTPError.validationFailed([.init(field: "", code: "invalid-character", message: "text must not contain NUL characters")])
+            }
             let constraint = error.constraint ?? "constraint"
             if error.isUniqueViolation {
                 throw HTTPError(.conflict, code: "already-exists", detail: "Something with this name or key already exists (\(constraint)).")

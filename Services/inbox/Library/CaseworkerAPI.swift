@@ -16,6 +16,8 @@ struct CaseworkerAPI: Sendable {
     let assigner: AreaAssigner
     /// Longest `wait` a long-poll may ask for.
     static let maxWaitSeconds = 60
+    /// Longest this service actually holds a long-poll (`LONG_POLL_MAX_SECONDS`); longer waits are cut to it.
+    var longPollLimitSeconds = 60
 
     func register(on router: inout Router) {
         router.get("/v1/me") { context in
@@ -110,7 +112,7 @@ struct CaseworkerAPI: Sendable {
             return respond(page, context)
         }
         // Long-poll: subscribe first, then read, so a change between the two is not missed.
-        let deadline = ContinuousClock.now + .seconds(wait)
+        let deadline = ContinuousClock.now + .seconds(min(wait, longPollLimitSeconds))
         let channels = try await listing.channels(principal: p)
         let wake = LongPollWake()
         let stream = try await listener.subscribe(to: channels)

@@ -7,11 +7,14 @@ public struct InboxAPI: Sendable {
     let caseworkers: CaseworkerAPI
     let admin: AdminAPI
 
-    /// - Parameter listener: wakes long-polls; without one, `wait` is ignored.
-    public init(pool: PostgresPool, queue: JobQueue, listener: PostgresListener?) {
+    /// - Parameters:
+    ///   - listener: wakes long-polls; without one, `wait` is ignored.
+    ///   - longPollLimitSeconds: longest a long-poll is held (requests may ask for up to 60 s).
+    public init(pool: PostgresPool, queue: JobQueue, listener: PostgresListener?, longPollLimitSeconds: Int = 60) {
         let store = ApplicationStore(pool: pool, queue: queue)
         let assigner = AreaAssigner(queue: queue)
-        caseworkers = CaseworkerAPI(pool: pool, store: store, listing: InboxListing(pool: pool), listener: listener, assigner: assigner)
+        caseworkers = CaseworkerAPI(pool: pool, store: store, listing: InboxListing(pool: pool), listener: listener, assigner: assigner,
+                                    longPollLimitSeconds: min(max(longPollLimitSeconds, 1), CaseworkerAPI.maxWaitSeconds))
         admin = AdminAPI(pool: pool, queue: queue, store: store, assigner: assigner)
     }
 

@@ -12,6 +12,7 @@ import ServiceRuntime
 /// | `DATABASE_POOL_SIZE` | connections for requests | `16` |
 /// | `MIGRATE_ON_START` | apply missing migrations at start | `true` |
 /// | `REPLY_CONSUMER_CONCURRENCY` | `citizen-reply` batches in flight | `2` |
+/// | `LONG_POLL_MAX_SECONDS` | longest a long-poll is held; longer `wait`s are cut to it | `60` |
 /// | `RETENTION_ENABLED` | run the daily retention sweep in this process | `true` |
 /// | `RETENTION_CHECK_SECONDS` | how often a replica checks whether the day's sweep is due | `3600` |
 public enum InboxService {
@@ -20,6 +21,7 @@ public enum InboxService {
         let migrate = try environment.bool("MIGRATE_ON_START", default: true)
         let replyConcurrency = try environment.int("REPLY_CONSUMER_CONCURRENCY", default: 2, range: 1...64)
         let retentionEnabled = try environment.bool("RETENTION_ENABLED", default: true)
+        let longPollLimit = try environment.int("LONG_POLL_MAX_SECONDS", default: 60, range: 1...60)
         let retentionCheck = try environment.seconds("RETENTION_CHECK_SECONDS", default: .seconds(3600))
         let configuration = PostgresConfiguration(url: runtime.configuration.databaseURL, applicationName: "inbox")
         let pool = PostgresPool(configuration: configuration, pool: PostgresPoolConfiguration(maxConnections: poolSize), logger: runtime.logger)
@@ -28,7 +30,7 @@ public enum InboxService {
         if migrate { try await migrator.migrate(pool) }
         let listener = PostgresListener(configuration: configuration, logger: runtime.logger)
         let queue = JobQueue(pool: pool, notifier: QueueNotifier(pool: notifyPool, logger: runtime.logger))
-        let api = InboxAPI(pool: pool, queue: queue, listener: listener)
+        let api = InboxAPI(pool: pool, queue: queue, listener: listener, longPollLimitSeconds: longPollLimit)
         var router = runtime.makeRouter()
         api.register(on: &router)
         var services: [any RuntimeService] = [
