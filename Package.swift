@@ -12,6 +12,7 @@ let package = Package(
         .executable(name: "intake", targets: ["intake"]),
         .executable(name: "servicekonto-bridge", targets: ["servicekonto-bridge"]),
         .executable(name: "servicekonto-sandbox", targets: ["servicekonto-sandbox"]),
+        .executable(name: "inbox", targets: ["inbox"]),
         .executable(name: "notification", targets: ["notification"]),
         .executable(name: "routing", targets: ["routing"]),
         .executable(name: "routing-bench", targets: ["routing-bench"]),
@@ -96,6 +97,18 @@ let package = Package(
             dependencies: ["Routing", "JobQueue", "Postgres", "Schema", "ServiceRuntime", "Logging", "Metrics"],
             path: "Services/routing"
         ),
+        .target(
+            name: "InboxService",
+            dependencies: ["Domain", "Postgres", "Schema", "JobQueue", "HTTPServer", "ServiceRuntime", "Logging", "Metrics"],
+            path: "Services/inbox/Library"
+        ),
+        .executableTarget(
+            name: "inbox",
+            dependencies: ["InboxService", "ServiceRuntime"],
+            path: "Services/inbox",
+            exclude: ["Library", "openapi.yaml", "sync-openapi.sh"],
+            sources: ["main.swift"]
+        ),
         .executableTarget(
             name: "amtsweg",
             dependencies: ["Domain", "Postgres", "Schema", "JobQueue", "Logging"],
@@ -133,6 +146,12 @@ let package = Package(
             path: "Benchmarks/bridge"
         ),
 
+        .executableTarget(
+            name: "inbox-bench",
+            dependencies: ["InboxService", "Domain", "Postgres", "HTTPServer", "JobQueue", "Logging", "TestSupport"],
+            path: "Benchmarks/inbox",
+            exclude: ["run.sh"]
+        ),
         .executableTarget(
             name: "intake-bench",
             dependencies: ["Domain", "Postgres", "TestSupport"],
@@ -208,7 +227,7 @@ let package = Package(
         ),
         .testTarget(
             name: "CLITests",
-            dependencies: ["Domain", "Postgres", "TestSupport", "HTTPTestSupport"],
+            dependencies: ["Domain", "Postgres", "TestSupport", "HTTPTestSupport", "Schema"],
             path: "Tests/CLITests"
         ),
         .testTarget(
@@ -228,6 +247,11 @@ let package = Package(
                 "Postgres", "Schema", "Logging", "Metrics", "ServiceRuntime", "TestSupport", "HTTPTestSupport",
             ],
             path: "Tests/ServicekontoBridgeTests"
+        ),
+        .testTarget(
+            name: "InboxTests",
+            dependencies: ["InboxService", "Domain", "Postgres", "Schema", "JobQueue", "HTTPServer", "Logging", "TestSupport", "HTTPTestSupport"],
+            path: "Tests/InboxTests"
         ),
         .testTarget(
             name: "MetricsTests",

@@ -30,6 +30,7 @@ public enum Migrations {
         M0001JobQueue.migration,
         M0002Domain.migration,
         M0003PostalCodeRanges.migration,
+        M0004Inbox.migration,
     ]
 
     public static var latestVersion: Int { all.map(\.version).max() ?? 0 }

@@ -1,0 +1,33 @@
+import Domain
+import FoundationEssentials
+import JobQueue
+import Postgres
+
+/// What happens around assigning an application to an area when a caseworker or admin
+/// forwards it: the area must be an active area of the tenant, and its members who want e-mail
+/// get a `notify-email` job (`{"kind": "new_application", "application_id", "caseworker_id"}`).
+///
+/// Routing owns the same step for new applications; once it exports its assignment function,
+/// this small type is the one place to swap.
+struct AreaAssigner: Sendable {
+    let queue: JobQueue
+
+    func areaExists(tenant: UUID, area: UUID, in tx: Transaction) async throws -> Bool {
+        !(try await tx.query("SELECT 1 AS found FROM responsibility_areas WHERE tenant_id = \(tenant) AND id = \(area) AND active").isEmpty)
+    }
+
+    func afterAssignment(tenant: UUID, application: UUID, area: UUID, in tx: Transaction) async throws {
+        let members = try await tx.query("""
+            SELECT c.id FROM area_members m JOIN caseworkers c ON c.tenant_id = m.tenant_id AND c.id = m.caseworker_id
+            WHERE m.tenant_id = \(tenant) AND m.area_id = \(area) AND c.active AND c.email_notifications
+            ORDER BY c.id
+            """)
+        let jobs = try members.map { row -> NewJob in
+            let caseworker = try row.decode("id", as: UUID.self).lowercased
+            return try NewJob(queue: .notifyEmail,
+                              payload: ["kind": "new_application", "application_id": application.lowercased, "caseworker_id": caseworker],
+                              tenantID: tenant)
+        }
+        try await queue.enqueue(jobs, in: tx)
+    }
+}

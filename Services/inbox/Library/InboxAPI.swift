@@ -1,0 +1,28 @@
+import HTTPServer
+import JobQueue
+import Postgres
+
+/// All routes of the inbox service.
+public struct InboxAPI: Sendable {
+    let caseworkers: CaseworkerAPI
+    let admin: AdminAPI
+
+    /// - Parameters:
+    ///   - listener: wakes long-polls; without one, `wait` is ignored.
+    ///   - longPollLimitSeconds: longest a long-poll is held (requests may ask for up to 60 s).
+    public init(pool: PostgresPool, queue: JobQueue, listener: PostgresListener?, longPollLimitSeconds: Int = 60) {
+        let store = ApplicationStore(pool: pool, queue: queue)
+        let assigner = AreaAssigner(queue: queue)
+        caseworkers = CaseworkerAPI(pool: pool, store: store, listing: InboxListing(pool: pool), listener: listener, assigner: assigner,
+                                    longPollLimitSeconds: min(max(longPollLimitSeconds, 1), CaseworkerAPI.maxWaitSeconds))
+        admin = AdminAPI(pool: pool, queue: queue, store: store, assigner: assigner)
+    }
+
+    public func register(on router: inout Router) {
+        caseworkers.register(on: &router)
+        admin.register(on: &router)
+        router.get("/openapi.yaml") { _ in
+            HTTPResponse(status: .ok, headers: ["Content-Type": "application/yaml; charset=utf-8"], body: Array(OpenAPIDocument.yaml.utf8))
+        }
+    }
+}

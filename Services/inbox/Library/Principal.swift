@@ -1,0 +1,146 @@
+import Domain
+import FoundationEssentials
+import HTTPServer
+import Postgres
+
+/// The caseworker behind a request, from their bearer token: tenant, roles and areas, read
+/// fresh for every request (one indexed query), so a revoked token, a deactivated caseworker or
+/// a changed membership takes effect at once.
+struct Principal: Sendable {
+    var id: UUID
+    var tenantID: UUID
+    var name: String
+    var email: String
+    var roles: [String]
+    var emailNotifications: Bool
+    var areaIDs: [UUID]
+
+    var isAdmin: Bool { roles.contains(CaseworkerRole.admin.rawValue) }
+
+    /// The `Authorization: Bearer` caseworker token's owner, or a 401.
+    static func authenticate(_ request: HTTPRequest, pool: PostgresPool) async throws -> Principal {
+        guard let token = SecretToken.bearer(from: request.headers["Authorization"]),
+              token.hasPrefix(SecretToken.Kind.caseworkerToken.rawValue) else { throw unauthorized }
+        let rows = try await pool.query("""
+            SELECT c.id, c.tenant_id, c.name, c.email, c.roles, c.email_notifications,
+                   coalesce((SELECT array_agg(m.area_id ORDER BY m.area_id) FROM area_members m
+                             JOIN responsibility_areas ra ON ra.tenant_id = m.tenant_id AND ra.id = m.area_id AND ra.active
+                             WHERE m.tenant_id = c.tenant_id AND m.caseworker_id = c.id), '{}') AS areas
+            FROM caseworker_tokens t
+            JOIN caseworkers c ON c.tenant_id = t.tenant_id AND c.id = t.caseworker_id
+            WHERE t.token_hash = \(Bytea(SecretToken.hash(of: token))) AND t.revoked_at IS NULL
+              AND (t.expires_at IS NULL OR t.expires_at > now()) AND c.active
+            """)
+        guard let row = rows.first else { throw unauthorized }
+        return Principal(
+            id: try row.decode("id"), tenantID: try row.decode("tenant_id"), name: try row.decode("name"),
+            email: try row.decode("email"), roles: try row.decode("roles"),
+            emailNotifications: try row.decode("email_notifications"), areaIDs: try row.decode("areas")
+        )
+    }
+
+    /// A 403 unless this caseworker has the `admin` role.
+    func requireAdmin() throws {
+        guard isAdmin else {
+            throw HTTPError(.forbidden, code: "admin-role-required", detail: "This resource needs the admin role.")
+        }
+    }
+
+    static let unauthorized = HTTPError(
+        .unauthorized, code: "unauthorized", detail: "Send a valid caseworker token as 'Authorization: Bearer <token>'.",
+        headers: ["WWW-Authenticate": "Bearer realm=\"amtsweg-inbox\""]
+    )
+
+    func audit(_ action: String, _ objectKind: String, _ objectID: String?, application: UUID? = nil,
+               requestID: String, details: [String: String] = [:]) -> AuditEntry {
+        AuditEntry(tenantID: tenantID, actorKind: .caseworker, actorID: id, action: action, objectKind: objectKind,
+                   objectID: objectID, applicationID: application, requestID: requestID, details: details)
+    }
+}
+
+extension UUID {
+    var lowercased: String { uuidString.lowercased() }
+}
+
+/// Small helpers shared by the handlers.
+enum API {
+    /// A JSON response from JSON text built by the database.
+    static func rawJSON(_ text: String, status: HTTPStatus = .ok, headers: HTTPHeaders = HTTPHeaders()) -> HTTPResponse {
+        var all = headers
+        all.replaceOrAdd(name: "Content-Type", value: "application/json")
+        if !all.contains("Cache-Control") { all.add(name: "Cache-Control", value: "no-store") }
+        return HTTPResponse(status: status, headers: all, body: Array(text.utf8))
+    }
+
+    static func rawJSON(_ bytes: [UInt8], status: HTTPStatus = .ok, headers: HTTPHeaders = HTTPHeaders()) -> HTTPResponse {
+        var all = headers
+        all.replaceOrAdd(name: "Content-Type", value: "application/json")
+        if !all.contains("Cache-Control") { all.add(name: "Cache-Control", value: "no-store") }
+        return HTTPResponse(status: status, headers: all, body: bytes)
+    }
+
+    /// The path parameter as a UUID; anything else is answered like an unknown id.
+    static func uuid(_ context: RequestContext, _ name: String, notFound: HTTPError) throws -> UUID {
+        guard let id = UUID(uuidString: try context.parameter(name)) else { throw notFound }
+        return id
+    }
+
+    static func queryUUID(_ value: String?, name: String) throws -> UUID? {
+        guard let value, !value.isEmpty else { return nil }
+        guard let id = UUID(uuidString: value) else {
+            throw HTTPError.validationFailed([.init(field: name, code: "invalid-uuid", message: "must be a UUID")])
+        }
+        return id
+    }
+
+    static func queryInt(_ value: String?, name: String, default defaultValue: Int, range: ClosedRange<Int>) throws -> Int {
+        guard let value, !value.isEmpty else { return defaultValue }
+        guard let number = Int(value), range.contains(number) else {
+            throw HTTPError.validationFailed([.init(field: name, code: "out-of-range",
+                                                    message: "must be an integer from \(range.lowerBound) to \(range.upperBound)")])
+        }
+        return number
+    }
+
+    static func queryDate(_ value: String?, name: String) throws -> Date? {
+        guard let value, !value.isEmpty else { return nil }
+        guard let date = try? Date(value, strategy: .iso8601) else {
+            throw HTTPError.validationFailed([.init(field: name, code: "invalid-date-time", message: "must be an RFC 3339 date-time")])
+        }
+        return date
+    }
+
+    /// `If-Match` against the application's version: `"7"` (an entity tag) or a bare `7`.
+    /// 428 when missing, 400 when malformed, 412 with the current `ETag` when stale.
+    static func checkVersion(_ request: HTTPRequest, current: Int, required: Bool = true) throws {
+        let values = request.headers.values(for: "If-Match")
+        guard let raw = values.first else {
+            if required {
+                throw HTTPError(.preconditionRequired, code: "precondition-required",
+                                detail: "Send If-Match with the application's current version (its ETag).")
+            }
+            return
+        }
+        var text = Substring(raw).trimmingHTTPWhitespace()
+        if text == "*" { return }
+        if text.hasPrefix("\"") && text.hasSuffix("\"") && text.count >= 2 { text = text.dropFirst().dropLast() }
+        guard values.count == 1, let version = Int(text), version >= 1 else {
+            throw HTTPError(.badRequest, code: "invalid-if-match", detail: "If-Match must be the application's version, e.g. \"3\".")
+        }
+        guard version == current else {
+            throw HTTPError(.preconditionFailed, code: "precondition-failed",
+                            detail: "The application has changed (version \(current)); fetch it again.",
+                            extensions: ["current_version": String(current)],
+                            headers: ["ETag": "\"\(current)\""])
+        }
+    }
+}
+
+extension Substring {
+    func trimmingHTTPWhitespace() -> Substring {
+        var s = self
+        while let f = s.first, f == " " || f == "\t" { s = s.dropFirst() }
+        while let l = s.last, l == " " || l == "\t" { s = s.dropLast() }
+        return s
+    }
+}
