@@ -48,19 +48,21 @@ port = $pg_port
 max_connections = 200
 CONF
 fi
-"${as_pg[@]}" "$pg_bin/pg_ctl" -D "$pg_dir/data" -l "$data/logs/postgres.log" -w start >/dev/null
+# The server writes its log as the postgres user, so the log lives in its own folder.
+"${as_pg[@]}" "$pg_bin/pg_ctl" -D "$pg_dir/data" -l "$pg_dir/postgres.log" -w start >/dev/null
 export DATABASE_URL="postgresql://amtsweg@/amtsweg?host=$pg_dir&port=$pg_port"
 "${as_pg[@]}" "$pg_bin/createdb" -h "$pg_dir" -p "$pg_port" -U amtsweg amtsweg 2>/dev/null || true
 
 pids=()
 stop_all() {
     trap - INT TERM EXIT
-    echo >&2
-    echo "stopping…" >&2
+    trap '' PIPE  # a terminal or pipe that went away must not cut the clean-up short
+    echo >&2 || true
+    echo "stopping…" >&2 || true
     for pid in "${pids[@]}"; do kill -TERM "$pid" 2>/dev/null || true; done
     for pid in "${pids[@]}"; do wait "$pid" 2>/dev/null || true; done
     "${as_pg[@]}" "$pg_bin/pg_ctl" -D "$pg_dir/data" -m fast -w stop >/dev/null || true
-    echo "stopped; data kept in $data (deploy/run.sh --reset starts over)" >&2
+    echo "stopped; data kept in $data (deploy/run.sh --reset starts over)" >&2 || true
     exit 0
 }
 trap stop_all INT TERM EXIT
