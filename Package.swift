@@ -34,8 +34,9 @@ let package = Package(
 
         // MARK: Shared libraries
         .target(name: "Logging", path: "Shared/Logging"),
+        .target(name: "Threads", path: "Shared/Threads"),
         .target(name: "Metrics", path: "Shared/Metrics"),
-        .target(name: "Postgres", dependencies: ["CLibPQ", "Logging"], path: "Shared/Postgres"),
+        .target(name: "Postgres", dependencies: ["Threads", "CLibPQ", "Logging"], path: "Shared/Postgres"),
         .target(name: "Schema", dependencies: ["Postgres", "Logging"], path: "Shared/Schema"),
         .target(name: "JobQueue", dependencies: ["Postgres", "Logging", "Metrics"], path: "Shared/JobQueue"),
         .target(name: "CEpoll", path: "Shared/CEpoll"),
@@ -45,12 +46,12 @@ let package = Package(
             name: "CCurlShim", dependencies: ["CLibCurl"], path: "Shared/CCurlShim",
             linkerSettings: [.linkedLibrary("curl")]
         ),
-        .target(name: "Mail", dependencies: ["CCurlShim", "ServiceRuntime"], path: "Shared/Mail"),
+        .target(name: "Mail", dependencies: ["Threads", "CCurlShim", "ServiceRuntime"], path: "Shared/Mail"),
         .target(
             name: "CCurlHTTP", dependencies: ["CLibCurl"], path: "Shared/CCurlHTTP",
             linkerSettings: [.linkedLibrary("curl")]
         ),
-        .target(name: "HTTPClient", dependencies: ["CCurlHTTP"], path: "Shared/HTTPClient"),
+        .target(name: "HTTPClient", dependencies: ["Threads", "CCurlHTTP"], path: "Shared/HTTPClient"),
         .target(name: "Servicekonto", dependencies: ["HTTPClient"], path: "Shared/Servicekonto"),
         .target(name: "Domain", dependencies: ["Postgres", "Logging"], path: "Shared/Domain"),
         .target(name: "Routing", dependencies: ["Domain", "JobQueue", "Postgres", "Logging", "Metrics"], path: "Shared/Routing"),

@@ -1,3 +1,4 @@
+import Threads
 import CCurlHTTP
 import Synchronization
 #if canImport(Glibc)
@@ -79,7 +80,7 @@ public enum HTTPRequestMethod: String, Sendable { case get = "GET", post = "POST
 /// Server certificates are always verified; mutual TLS when a client certificate is configured.
 public final class HTTPClient: Sendable {
     public let configuration: HTTPClientConfiguration
-    private let threads: OwnedThreads<CurlHandle>
+    private let threads: WorkerThreads<CurlHandle>
     private let opened = Atomic<Int>(0)
     private let requests = Atomic<Int>(0)
 
@@ -87,7 +88,7 @@ public final class HTTPClient: Sendable {
         _ = curlGlobalInit
         self.configuration = configuration
         let settings = configuration
-        threads = OwnedThreads(count: configuration.connections, makeState: { CurlHandle(settings) }, finish: { $0.close() })
+        threads = WorkerThreads(count: configuration.connections, makeState: { CurlHandle(settings) }, finish: { $0.close() })
     }
 
     deinit { threads.stop() }

@@ -1,3 +1,4 @@
+import Threads
 import Synchronization
 #if canImport(Glibc)
 import Glibc
@@ -26,7 +27,7 @@ public final class FileSpoolTransport: MailTransport {
             throw MailError(code: .invalidConfiguration, message: "spool folder \(directory) is not writable")
         }
         self.directory = directory
-        workers = WorkerThreads(count: 1, name: "mail-spool", makeState: {}, finish: { _ in })
+        workers = WorkerThreads(count: 1, makeState: {}, finish: { _ in })
     }
 
     /// The file a message goes to.
@@ -46,7 +47,7 @@ public final class FileSpoolTransport: MailTransport {
         if let reason = outcome { throw MailDeliveryError(kind: .transient, reason: reason) }
     }
 
-    public func shutdown() { workers.stop(threadCount: 1) }
+    public func shutdown() { workers.stop() }
 
     /// Dropping the transport ends its threads once queued sends are done.
     deinit { shutdown() }

@@ -1,3 +1,4 @@
+import Threads
 import CCurlShim
 import Synchronization
 #if canImport(Glibc)
@@ -32,7 +33,7 @@ public final class SMTPTransport: MailTransport {
             connectTimeoutMilliseconds: Int(configuration.connectTimeout.milliseconds),
             timeoutMilliseconds: Int(configuration.transferTimeout.milliseconds))
         workers = WorkerThreads(
-            count: configuration.connections, name: "smtp",
+            count: configuration.connections,
             makeState: { CurlSession(settings) },
             finish: { $0.close() })
     }
@@ -58,7 +59,7 @@ public final class SMTPTransport: MailTransport {
         sent.add(1, ordering: .relaxed)
     }
 
-    public func shutdown() { workers.stop(threadCount: max(1, configuration.connections)) }
+    public func shutdown() { workers.stop() }
 
     /// Dropping the transport ends its threads once queued sends are done.
     deinit { shutdown() }

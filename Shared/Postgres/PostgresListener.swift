@@ -1,3 +1,4 @@
+import Threads
 import FoundationEssentials
 #if canImport(Glibc)
 import Glibc

@@ -6,7 +6,7 @@ import Darwin
 
 /// Starts `body` on a detached thread of our own (a plain pthread, so the library does not pull in
 /// Foundation's `Thread`). For work that blocks: libpq calls, `poll()`.
-func startOwnThread(stackSize: Int = 512 * 1024, _ body: @escaping @Sendable () -> Void) {
+public func startOwnThread(stackSize: Int = 512 * 1024, _ body: @escaping @Sendable () -> Void) {
     final class Box: Sendable {
         let body: @Sendable () -> Void
         init(_ body: @escaping @Sendable () -> Void) { self.body = body }

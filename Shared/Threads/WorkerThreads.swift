@@ -6,11 +6,11 @@ import Glibc
 import Darwin
 #endif
 
-/// A fixed set of threads of our own, each owning one piece of state only it touches (a libcurl
-/// handle with its open connection), taking closures from one shared FIFO. Blocking libcurl
+/// A fixed set of threads of our own, each owning one piece of state only it touches (e.g. a libcurl
+/// handle with its open connection), taking closures from one shared FIFO. Blocking C
 /// calls run here, never on Swift's cooperative pool; async callers wait on a continuation.
-final class OwnedThreads<State>: Sendable {
-    typealias Work = @Sendable (State) -> Void
+public final class WorkerThreads<State>: Sendable {
+    public typealias Work = @Sendable (State) -> Void
 
     private struct Queue {
         var work: [Work?] = []   // nil = stop one thread
@@ -20,10 +20,10 @@ final class OwnedThreads<State>: Sendable {
 
     private let queue = Mutex(Queue())
     private let available = DispatchSemaphore(value: 0)
-    let count: Int
+    public let count: Int
 
     /// Starts `count` threads; each calls `makeState` once on itself and `finish` when it stops.
-    init(count: Int, makeState: @escaping @Sendable () -> State, finish: @escaping @Sendable (State) -> Void) {
+    public init(count: Int, makeState: @escaping @Sendable () -> State, finish: @escaping @Sendable (State) -> Void) {
         self.count = max(1, count)
         for _ in 0..<self.count {
             let body = ThreadBody { [self] in
@@ -42,13 +42,13 @@ final class OwnedThreads<State>: Sendable {
                 return nil
             }, raw)
             pthread_attr_destroy(&attributes)
-            precondition(result == 0, "cannot start an HTTP client thread (error \(result))")
+            precondition(result == 0, "cannot start a worker thread (error \(result))")
             pthread_detach(thread)
         }
     }
 
     /// Runs `work` on one of the threads; nil once stopped.
-    func run<T: Sendable>(_ work: @escaping @Sendable (State) -> T) async -> T? {
+    public func run<T: Sendable>(_ work: @escaping @Sendable (State) -> T) async -> T? {
         await withCheckedContinuation { (continuation: CheckedContinuation<T?, Never>) in
             let accepted = queue.withLock { queue -> Bool in
                 guard !queue.stopped else { return false }
@@ -60,7 +60,7 @@ final class OwnedThreads<State>: Sendable {
     }
 
     /// Lets queued work finish, then ends every thread (running `finish` on its state).
-    func stop() {
+    public func stop() {
         let alreadyStopped = queue.withLock { queue -> Bool in
             if queue.stopped { return true }
             queue.stopped = true
