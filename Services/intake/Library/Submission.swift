@@ -1,3 +1,4 @@
+import Logging
 import Domain
 import FoundationEssentials
 import HTTPServer
@@ -338,24 +339,9 @@ struct ValidSubmission: Sendable {
 }
 
 func jsonQuoted(_ text: String) -> String {
-    var out = "\""
-    for scalar in text.unicodeScalars {
-        switch scalar {
-        case "\"": out += "\\\""
-        case "\\": out += "\\\\"
-        case "\n": out += "\\n"
-        case "\r": out += "\\r"
-        case "\t": out += "\\t"
-        default:
-            if scalar.value < 0x20 {
-                let hex = String(scalar.value, radix: 16)
-                out += "\\u" + String(repeating: "0", count: 4 - hex.count) + hex
-            } else {
-                out.unicodeScalars.append(scalar)
-            }
-        }
-    }
-    return out + "\""
+    var out = ""
+    JSONLine.appendString(text, to: &out)  // the one JSON string escaper (Shared/Logging)
+    return out
 }
 
 extension String {
