@@ -18,12 +18,19 @@ enum PostgresTimestamp {
             let text = String(value)
             return String(repeating: "0", count: max(0, width - text.count)) + text
         }
-        return "\(pad(Int(parts.tm_year) + 1900, 4))-\(pad(Int(parts.tm_mon) + 1, 2))-\(pad(Int(parts.tm_mday), 2)) "
-            + "\(pad(Int(parts.tm_hour), 2)):\(pad(Int(parts.tm_min), 2)):\(pad(Int(parts.tm_sec), 2)).\(pad(micros, 6))+00"
+        // PostgreSQL has no year 0: astronomical year 0 is 1 BC, -1 is 2 BC, …
+        let year = Int(parts.tm_year) + 1900
+        let era = year <= 0 ? " BC" : ""
+        return "\(pad(year <= 0 ? 1 - year : year, 4))-\(pad(Int(parts.tm_mon) + 1, 2))-\(pad(Int(parts.tm_mday), 2)) "
+            + "\(pad(Int(parts.tm_hour), 2)):\(pad(Int(parts.tm_min), 2)):\(pad(Int(parts.tm_sec), 2)).\(pad(micros, 6))+00" + era
     }
 
     /// Parses `YYYY-MM-DD HH:MM:SS[.ffffff][+HH[:MM]]` (timestamptz) or without zone (timestamp, taken as UTC).
-    static func parse(_ bytes: UnsafeBufferPointer<UInt8>) -> Date? {
+    static func parse(_ input: UnsafeBufferPointer<UInt8>) -> Date? {
+        // Dates before year 1 end in " BC" (1 BC is astronomical year 0).
+        let suffix: [UInt8] = [32, 66, 67]
+        let beforeChrist = input.count > 3 && Array(input[(input.count - 3)...]) == suffix
+        let bytes = beforeChrist ? UnsafeBufferPointer(rebasing: input[..<(input.count - 3)]) : input
         var index = 0
         func number(_ digits: Int) -> Int? {
             guard index + digits <= bytes.count else { return nil }
@@ -41,7 +48,7 @@ enum PostgresTimestamp {
             index += 1
             return true
         }
-        guard let year = number(4), expect(45), let month = number(2), expect(45), let day = number(2),
+        guard let writtenYear = number(4), expect(45), let month = number(2), expect(45), let day = number(2),
               expect(32) || expect(84), let hour = number(2), expect(58), let minute = number(2), expect(58),
               let second = number(2)
         else { return nil }
@@ -74,6 +81,7 @@ enum PostgresTimestamp {
                 offsetSeconds = sign * (offsetHours * 3600 + offsetMinutes * 60 + offsetExtraSeconds)
             }
         }
+        let year = beforeChrist ? 1 - writtenYear : writtenYear
         var parts = tm()
         parts.tm_year = Int32(year - 1900)
         parts.tm_mon = Int32(month - 1)

@@ -41,6 +41,19 @@ import TestSupport
         #expect(throws: PostgresError.self) { try row.decode("no_such_column", as: Int.self) }
     }
 
+    @Test func datesBeforeYearOneRoundTripInsteadOfFailing() async throws {
+        // PostgreSQL has no year 0; such dates (e.g. from a client's `from=0001-01-01`, which
+        // the Julian calendar puts into 1 BC) are written with "BC".
+        let db = try await TestDatabase.make()
+        for seconds in [-62_135_596_800.0 - 86_400 * 3, -62_135_596_800.0 + 32_401, -80_000_000_000.0] {
+            let date = Date(timeIntervalSince1970: seconds)
+            let back = try await db.scalar("SELECT \(date)::timestamptz", as: Date.self)
+            #expect(back == date)
+            let year = try await db.scalar("SELECT extract(year FROM \(date)::timestamptz)::int", as: Int.self)
+            #expect(year != 0)
+        }
+    }
+
     @Test func largeBinaryParameterRoundTrips() async throws {
         let db = try await TestDatabase.make()
         let blob = Data((0..<(3 * 1024 * 1024)).map { UInt8(truncatingIfNeeded: $0 &* 31) })
