@@ -210,7 +210,7 @@ let package = Package(
             dependencies: ["ServiceRuntime", "HTTPServer", "Logging", "Metrics", "HTTPTestSupport"],
             path: "Tests/ServiceRuntimeTests"
         ),
-        .target(name: "MailTestSupport", path: "Tests/MailTestSupport"),
+        .target(name: "MailTestSupport", dependencies: ["HTTPTestSupport"], path: "Tests/MailTestSupport"),
         .testTarget(
             name: "MailTests",
             dependencies: ["Mail", "ServiceRuntime", "MailTestSupport"],

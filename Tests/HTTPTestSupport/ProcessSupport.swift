@@ -20,7 +20,9 @@ public func runProcess(_ executable: String, _ arguments: [String], input: Strin
     }
 }
 
+/// `name` resolved through PATH (a path with a `/` is taken as it is).
 public func toolPath(_ name: String) -> String {
+    if name.contains("/") { return name }
     for directory in (ProcessInfo.processInfo.environment["PATH"] ?? "/usr/bin").split(separator: ":") {
         let candidate = "\(directory)/\(name)"
         if FileManager.default.isExecutableFile(atPath: candidate) { return candidate }
@@ -37,4 +39,13 @@ public func builtProduct(_ name: String) throws -> String {
         directory = directory.deletingLastPathComponent()
     }
     throw RawClient.Failure(description: "built product \(name) not found near the test bundle; run `swift build --build-tests` first")
+}
+
+/// `toolPath(name)`, or a failure that says how to install it (a missing tool fails a test, never skips it).
+public func requireTool(_ name: String) throws -> String {
+    let path = toolPath(name)
+    guard FileManager.default.isExecutableFile(atPath: path) else {
+        throw RawClient.Failure(description: "\(name) not found on PATH: deploy/test.sh installs it (deploy/requirements-test.txt)")
+    }
+    return path
 }

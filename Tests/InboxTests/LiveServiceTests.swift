@@ -17,7 +17,7 @@ struct LiveServiceTests {
 
     @Test("the OpenAPI 3.1 document validates and is the one served at /openapi.yaml")
     func openAPIDocument() async throws {
-        let tool = try inboxRequireTool("openapi-spec-validator")
+        let tool = try requireTool("openapi-spec-validator")
         let run = try await runProcess(tool, [Self.openAPIFile])
         #expect(run.status == 0, "\(run.stdout)\(run.stderr)")
         #expect(run.stdout.contains("OK"))
@@ -28,11 +28,11 @@ struct LiveServiceTests {
 
     @Test("schemathesis against the running service, as an admin: no 5xx")
     func schemathesis() async throws {
-        let tool = try inboxRequireTool("st")
+        let tool = try requireTool("st")
         let db = try await TestDatabase.make()
         let token = try await Self.seed(db)
         // Long-polls are held at most 2 s here, so fuzzed `wait` values stay under schemathesis' request timeout.
-        try await InboxProcess.with(databaseURL: db.url, environment: ["LONG_POLL_MAX_SECONDS": "2"]) { inbox in
+        try await ServiceProcess.with(product: "inbox", databaseURL: db.url, environment: ["LONG_POLL_MAX_SECONDS": "2"], requireCleanExit: true) { inbox in
             let ready = try await offPool {
                 let client = try RawClient(port: inbox.port)
                 try client.send("GET /readyz HTTP/1.1\r\nHost: localhost\r\nConnection: close\r\n\r\n")
@@ -62,72 +62,5 @@ struct LiveServiceTests {
             VALUES (\(tenant.id), \(service.id), 'ERK-2026-000001', 'assigned', \(area.id), '{"name":"Erika"}', '{}', gen_random_uuid(), 'high', now())
             """)
         return try await admin.createCaseworkerToken(tenant: tenant.id, caseworker: boss.id).secret
-    }
-}
-
-func inboxRequireTool(_ name: String) throws -> String {
-    let path = toolPath(name)
-    guard FileManager.default.isExecutableFile(atPath: path) else {
-        throw RawClient.Failure(description: "\(name) not found on PATH: pip install schemathesis openapi-spec-validator")
-    }
-    return path
-}
-
-/// The built `inbox` executable on an ephemeral loopback port, stopped when the scope ends.
-final class InboxProcess: @unchecked Sendable {
-    let process = Process()
-    let port: Int
-
-    static func with<T: Sendable>(databaseURL: String, environment: [String: String] = [:], _ body: (InboxProcess) async throws -> T) async throws -> T {
-        let inbox = try await InboxProcess(databaseURL: databaseURL, environment: environment)
-        do {
-            let result = try await body(inbox)
-            let clean = inbox.stop()
-            #expect(clean, "inbox did not exit within 15 s of SIGTERM")
-            return result
-        } catch {
-            inbox.stop()
-            throw error
-        }
-    }
-
-    private init(databaseURL: String, environment: [String: String]) async throws {
-        process.executableURL = URL(fileURLWithPath: try builtProduct("inbox"))
-        process.environment = ["HTTP_HOST": "127.0.0.1", "HTTP_PORT": "0", "DATABASE_URL": databaseURL, "LOG_LEVEL": "info"]
-            .merging(environment) { $1 }
-        let output = Pipe()
-        process.standardOutput = output
-        process.standardError = FileHandle.nullDevice
-        try process.run()
-        let handle = output.fileHandleForReading
-        port = try await offPool {
-            var buffer = Data()
-            while true {
-                let chunk = handle.availableData
-                if chunk.isEmpty { throw RawClient.Failure(description: "inbox exited before listening") }
-                buffer.append(chunk)
-                while let newline = buffer.firstIndex(of: 10) {
-                    let line = buffer[buffer.startIndex..<newline]
-                    buffer.removeSubrange(buffer.startIndex...newline)
-                    if let object = try? JSONSerialization.jsonObject(with: Data(line)) as? [String: Any],
-                       object["message"] as? String == "http server listening", let port = Int(object["port"] as? String ?? "") {
-                        return port
-                    }
-                }
-            }
-        }
-        handle.readabilityHandler = { _ = $0.availableData }
-    }
-
-    /// SIGTERM, then up to 15 s for a clean exit; SIGKILL after that. Returns whether it exited on SIGTERM.
-    @discardableResult
-    func stop() -> Bool {
-        if process.isRunning { process.terminate() }
-        let deadline = Date().addingTimeInterval(15)
-        while process.isRunning && Date() < deadline { usleep(50_000) }
-        let clean = !process.isRunning
-        if !clean { kill(process.processIdentifier, SIGKILL) }
-        process.waitUntilExit()
-        return clean
     }
 }

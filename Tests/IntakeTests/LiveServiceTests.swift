@@ -25,7 +25,7 @@ import TestSupport
         let tool = try requireTool("st")
         let db = try await TestDatabase.make()
         let key = try await Self.seed(db)
-        try await IntakeProcess.with(databaseURL: db.url) { intake in
+        try await ServiceProcess.with(product: "intake", databaseURL: db.url) { intake in
             // positive_data_acceptance is left out: the schema cannot know which service keys a
             // tenant has, so schema-valid bodies with random keys are rightly refused with 422.
             let run = try await runProcess(tool, [
@@ -44,7 +44,7 @@ import TestSupport
     @Test func bodiesOverTheLimitAreRefusedBeforeReadingAndTheServiceIsReady() async throws {
         let db = try await TestDatabase.make()
         let key = try await Self.seed(db)
-        try await IntakeProcess.with(databaseURL: db.url) { intake in
+        try await ServiceProcess.with(product: "intake", databaseURL: db.url) { intake in
             let big = try await request(port: intake.port, """
                 POST /v1/applications HTTP/1.1\r
                 Host: localhost\r
@@ -85,56 +85,3 @@ import TestSupport
     }
 }
 
-func requireTool(_ name: String) throws -> String {
-    let path = toolPath(name)
-    guard FileManager.default.isExecutableFile(atPath: path) else {
-        throw RawClient.Failure(description: "\(name) not found on PATH: pip install schemathesis openapi-spec-validator")
-    }
-    return path
-}
-
-/// The built `intake` executable on an ephemeral loopback port, killed when the scope ends.
-final class IntakeProcess: @unchecked Sendable {
-    let process = Process()
-    let port: Int
-
-    static func with<T: Sendable>(databaseURL: String, environment: [String: String] = [:], _ body: (IntakeProcess) async throws -> T) async throws -> T {
-        let intake = try await IntakeProcess(databaseURL: databaseURL, environment: environment)
-        defer { intake.stop() }
-        return try await body(intake)
-    }
-
-    private init(databaseURL: String, environment: [String: String]) async throws {
-        process.executableURL = URL(fileURLWithPath: try builtProduct("intake"))
-        process.environment = ["HTTP_HOST": "127.0.0.1", "HTTP_PORT": "0", "DATABASE_URL": databaseURL, "LOG_LEVEL": "info"]
-            .merging(environment) { $1 }
-        let output = Pipe()
-        process.standardOutput = output
-        process.standardError = FileHandle.nullDevice
-        try process.run()
-        let handle = output.fileHandleForReading
-        port = try await offPool {
-            var buffer = Data()
-            while true {
-                let chunk = handle.availableData
-                if chunk.isEmpty { throw RawClient.Failure(description: "intake exited before listening") }
-                buffer.append(chunk)
-                while let newline = buffer.firstIndex(of: 10) {
-                    let line = buffer[buffer.startIndex..<newline]
-                    buffer.removeSubrange(buffer.startIndex...newline)
-                    if let object = try? JSONSerialization.jsonObject(with: Data(line)) as? [String: Any],
-                       object["message"] as? String == "http server listening", let port = Int(object["port"] as? String ?? "") {
-                        return port
-                    }
-                }
-            }
-        }
-        // Keep draining the log so the process never blocks on a full pipe.
-        handle.readabilityHandler = { _ = $0.availableData }
-    }
-
-    func stop() {
-        if process.isRunning { process.terminate() }
-        process.waitUntilExit()
-    }
-}

@@ -1,13 +1,7 @@
 import Foundation
+// offPool and toolPath come from the HTTP test support, shared by every process-driving test.
+@_exported import HTTPTestSupport
 
-/// Runs blocking work on a thread of its own, never on the cooperative pool.
-public func offPool<T: Sendable>(_ work: @escaping @Sendable () throws -> T) async throws -> T {
-    try await withCheckedThrowingContinuation { continuation in
-        let thread = Thread { continuation.resume(with: Result { try work() }) }
-        thread.stackSize = 1 << 20
-        thread.start()
-    }
-}
 
 public struct FixtureError: Error, CustomStringConvertible {
     public var description: String
@@ -20,14 +14,6 @@ public let smtpFixtureDirectory: String = {
     return file.deletingLastPathComponent().deletingLastPathComponent().appendingPathComponent("Fixtures/smtp").path
 }()
 
-public func toolPath(_ name: String) -> String {
-    if name.contains("/") { return name }
-    for directory in (ProcessInfo.processInfo.environment["PATH"] ?? "/usr/bin").split(separator: ":") {
-        let candidate = "\(directory)/\(name)"
-        if FileManager.default.isExecutableFile(atPath: candidate) { return candidate }
-    }
-    return "/usr/bin/\(name)"
-}
 
 /// Starts `arguments` (resolved through PATH) with output to `outputPath`; returns the pid.
 /// `environment` (when given) is added to this process's environment.
