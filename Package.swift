@@ -254,6 +254,16 @@ let package = Package(
             dependencies: ["InboxService", "Domain", "Postgres", "Schema", "JobQueue", "HTTPServer", "Logging", "TestSupport", "HTTPTestSupport"],
             path: "Tests/InboxTests"
         ),
+        .target(
+            name: "SystemTestSupport",
+            dependencies: ["TestSupport", "MailTestSupport", "Postgres", "Logging"],
+            path: "Tests/SystemTestSupport"
+        ),
+        .testTarget(
+            name: "EndToEndTests",
+            dependencies: ["SystemTestSupport", "TestSupport", "MailTestSupport", "Postgres"],
+            path: "Tests/EndToEndTests"
+        ),
         .testTarget(
             name: "MetricsTests",
             dependencies: ["Metrics"],

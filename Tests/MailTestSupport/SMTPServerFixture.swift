@@ -96,6 +96,12 @@ public final class SMTPServer: @unchecked Sendable {
         public var implicitTLS = false
         public var save = true
         public var port = 0
+        /// Recipients at these domains are refused with 550 (a permanent fault for them only).
+        public var rejectDomains: [String] = []
+        /// Write `journal.jsonl` (one line per accepted message; see ``journal()``).
+        public var journal = false
+        /// Rewrite stats.json every this many seconds instead of on every event (0 = on every event).
+        public var statsInterval: Double = 0
         public init() {}
     }
 
@@ -136,6 +142,9 @@ public final class SMTPServer: @unchecked Sendable {
         if let certificate = options.certificate { arguments += ["--tls-cert", certificate.certificate, "--tls-key", certificate.key] }
         if options.implicitTLS { arguments.append("--implicit-tls") }
         if !options.save { arguments.append("--no-save") }
+        for domain in options.rejectDomains { arguments += ["--reject-domain", domain] }
+        if options.journal { arguments.append("--journal") }
+        if options.statsInterval > 0 { arguments += ["--stats-interval", "\(options.statsInterval)"] }
         let log = "\(spool)/server-\(UUID().uuidString).log"
         let pid = try spawn(arguments, outputPath: log)
         self.pid = pid
@@ -173,6 +182,25 @@ public final class SMTPServer: @unchecked Sendable {
     /// Paths of the saved messages, oldest first.
     public func messages() throws -> [String] {
         try FileManager.default.contentsOfDirectory(atPath: spool).filter { $0.hasSuffix(".eml") }.sorted().map { "\(spool)/\($0)" }
+    }
+}
+
+/// One accepted message in the server's journal (`Options.journal`).
+public struct SMTPJournalEntry: Decodable, Sendable {
+    /// When the server accepted it, in seconds since 1970.
+    public var time: Double
+    public var message_id: String
+    public var subject: String
+    public var to: [String]
+}
+
+extension SMTPServer {
+    /// The journal's entries in the order the server accepted them (a line still being written is left out).
+    public func journal() throws -> [SMTPJournalEntry] {
+        let path = "\(spool)/journal.jsonl"
+        guard FileManager.default.fileExists(atPath: path) else { return [] }
+        let text = try String(contentsOfFile: path, encoding: .utf8)
+        return text.split(separator: "\n").compactMap { try? JSONDecoder().decode(SMTPJournalEntry.self, from: Data($0.utf8)) }
     }
 }
 

@@ -149,6 +149,15 @@ struct ApplicationStore: Sendable {
 
     /// Locks the application if the caseworker may see it; nil otherwise.
     func lock(id: UUID, principal p: Principal, in tx: Transaction) async throws -> LockedApplication? {
+        try await Self.lock(id: id, tenantID: p.tenantID, seesWholeTenant: p.isAdmin, areaIDs: p.areaIDs, in: tx)
+    }
+
+    /// The row lock for the system's own writes in a tenant (an applicant's reply): no area filter.
+    static func lockForSystem(id: UUID, tenantID: UUID, in tx: Transaction) async throws -> LockedApplication? {
+        try await lock(id: id, tenantID: tenantID, seesWholeTenant: true, areaIDs: [], in: tx)
+    }
+
+    private static func lock(id: UUID, tenantID: UUID, seesWholeTenant: Bool, areaIDs: [UUID], in tx: Transaction) async throws -> LockedApplication? {
         let rows = try await tx.query("""
             SELECT a.id, a.tenant_id, a.reference, a.status, a.area_id, a.claimed_by, a.version, a.postbox_mailbox_id,
                    a.postbox_trust_level, a.document_consent, a.personal_data_deleted_at IS NOT NULL AS deleted,
@@ -157,8 +166,8 @@ struct ApplicationStore: Sendable {
             FROM applications a
             JOIN services s ON s.tenant_id = a.tenant_id AND s.id = a.service_id
             JOIN tenants t ON t.id = a.tenant_id
-            WHERE a.tenant_id = \(p.tenantID) AND a.id = \(id)
-              AND (\(p.isAdmin)::boolean OR a.area_id = ANY(\(p.areaIDs)::uuid[]))
+            WHERE a.tenant_id = \(tenantID) AND a.id = \(id)
+              AND (\(seesWholeTenant)::boolean OR a.area_id = ANY(\(areaIDs)::uuid[]))
             FOR UPDATE OF a
             """)
         guard let row = rows.first else { return nil }

@@ -6,7 +6,8 @@ import Metrics
 import Postgres
 
 /// Stores an applicant's reply in the job's transaction (exactly once): the inbound message, a
-/// `reply_received` timeline event, `awaiting_applicant` → `in_progress`, an audit entry, an
+/// `reply_received` timeline event, `awaiting_applicant` → `in_progress` (with its `PROCESSING`
+/// status message to the postbox, as every status change has), an audit entry, an
 /// `applicant_replied` e-mail job for the holder (else for every member of the area who wants
 /// e-mail), and a wake-up for the area's long-polls. A repeated `external_id` is a no-op.
 struct ReplyHandler: TransactionalJobHandler {
@@ -21,12 +22,15 @@ struct ReplyHandler: TransactionalJobHandler {
     }
 
     let queue: JobQueue
+    /// For the status message of `awaiting_applicant` → `in_progress`.
+    let store: ApplicationStore
 
     static func consumer(pool: PostgresPool, queue: JobQueue, listener: PostgresListener?, concurrency: Int,
                          logger: Logger, metrics: MetricsRegistry?) -> QueueConsumer {
         QueueConsumer(pool: pool, listener: listener,
                       configuration: ConsumerConfiguration(queue: .citizenReply, batchSize: 20, concurrency: concurrency),
-                      handler: .transactional(ReplyHandler(queue: queue)), logger: logger, metrics: metrics)
+                      handler: .transactional(ReplyHandler(queue: queue, store: ApplicationStore(pool: pool, queue: queue))),
+                      logger: logger, metrics: metrics)
     }
 
     func handle(_ job: Job, in tx: Transaction) async throws {
@@ -113,6 +117,9 @@ struct ReplyHandler: TransactionalJobHandler {
                 objectID: reply.applicationID.lowercased, applicationID: reply.applicationID,
                 details: ["from_status": "awaiting_applicant", "to_status": "in_progress"]
             ), in: tx)
+            if let app = try await ApplicationStore.lockForSystem(id: reply.applicationID, tenantID: tenant, in: tx) {
+                try await store.sendStatusMessage(app, status: .inProgress, outcome: nil, in: tx)
+            }
         } else {
             try await tx.query("UPDATE applications SET version = version + 1, updated_at = now() WHERE tenant_id = \(tenant) AND id = \(reply.applicationID)")
         }

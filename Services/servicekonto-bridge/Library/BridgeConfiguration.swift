@@ -18,6 +18,7 @@ import ServiceRuntime
 /// | `SERVICEKONTO_CONNECT_TIMEOUT_SECONDS`, `SERVICEKONTO_TIMEOUT_SECONDS` | timeouts | `5`, `30` |
 /// | `BRIDGE_CONCURRENCY` | outbox jobs handled at once | `32` |
 /// | `BRIDGE_BACKOFF_BASE_SECONDS`, `BRIDGE_BACKOFF_MAX_SECONDS` | retry backoff of failed deliveries | `2`, `900` |
+/// | `BRIDGE_LEASE_SECONDS` | how long a claim holds an outbox job before another replica may take it | `60` |
 /// | `BRIDGE_ORDER_WAIT_SECONDS` | how long a message waits for earlier queued messages of its application | `600` |
 /// | `REPLY_POLLING` | poll `GET /replies` | `true` |
 /// | `REPLY_POLL_INTERVAL_SECONDS`, `REPLY_PAGE_SIZE` | polling | `10`, `100` |
@@ -82,6 +83,7 @@ public struct BridgeConfiguration: Sendable {
             orderWait: try environment.seconds("BRIDGE_ORDER_WAIT_SECONDS", default: .seconds(600)),
             replyPolling: try environment.bool("REPLY_POLLING", default: true),
             replyPollInterval: try environment.seconds("REPLY_POLL_INTERVAL_SECONDS", default: .seconds(10)),
-            replyPageSize: try environment.int("REPLY_PAGE_SIZE", default: 100, range: 1...PostboxLimits.maxRepliesPerPage))
+            replyPageSize: try environment.int("REPLY_PAGE_SIZE", default: 100, range: 1...PostboxLimits.maxRepliesPerPage),
+            leaseDuration: .seconds(try environment.int("BRIDGE_LEASE_SECONDS", default: 60, range: 1...3600)))
     }
 }

@@ -71,6 +71,13 @@ public final class Sandbox: Sendable {
             return HTTPResponse(status: .noContent)
         }
         router.get("/sandbox/stats") { [self] _ in try json(store.statistics) }
+        router.get("/sandbox/journal") { [self] context in
+            let query = context.request.queryParameters
+            guard let after = Int(query["after"] ?? "0"), after >= 0, let limit = Int(query["limit"] ?? "1000"), (1...10_000).contains(limit) else {
+                throw HTTPError(.badRequest, code: "invalid-page", detail: "after must be a sequence number ≥ 0 and limit 1 to 10000.")
+            }
+            return try json(store.journal(after: after, limit: limit))
+        }
         router.get("/sandbox/faults") { [self] _ in try json(faults) }
         router.put("/sandbox/faults") { [self] context in
             let settings = try decode(FaultInjection.self, context)

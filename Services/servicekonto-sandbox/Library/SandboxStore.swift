@@ -45,11 +45,33 @@ public final class SandboxStore: Sendable {
         public var repliesCreated = 0
     }
 
+    /// One stored message or status, in the order they were first stored (``journal(after:limit:)``).
+    public struct JournalEntry: Codable, Sendable {
+        /// 1-based position in the journal; pass the last one seen as `after`.
+        public var sequence: Int
+        /// `message` or `status`.
+        public var kind: String
+        public var id: String
+        public var applicationId: String?
+        public var mailboxUuid: String
+        public var receivedAt: String
+        /// Times this id was delivered so far (1 = no duplicates).
+        public var deliveries: Int
+    }
+
+    public struct JournalPage: Codable, Sendable {
+        public var entries: [JournalEntry]
+        /// The sequence to pass as `after` for the next page.
+        public var last: Int
+    }
+
     private enum Location { case message(String, Int), status(String, Int) }
 
     private struct State {
         var mailboxes: [String: Mailbox] = [:]
         var byID: [String: Location] = [:]
+        /// Ids in the order they were first stored.
+        var journal: [String] = []
         var replies: [PostboxReply] = []
         var statistics = Statistics()
         var tokens: [String: ContinuousClock.Instant] = [:]
@@ -95,6 +117,7 @@ public final class SandboxStore: Sendable {
             var box = state.mailboxes[message.mailboxUuid] ?? Mailbox(mailboxUuid: message.mailboxUuid, closed: false, messages: [], statuses: [], replies: [])
             box.messages.append(StoredMessage(receiverId: receipt.receiverId, receivedAt: receipt.receivedAt, deliveries: 1, message: message))
             state.byID[message.id] = .message(message.mailboxUuid, box.messages.count - 1)
+            state.journal.append(message.id)
             state.mailboxes[message.mailboxUuid] = box
             state.statistics.messagesStored += 1
             return .stored(receipt)
@@ -118,9 +141,32 @@ public final class SandboxStore: Sendable {
             var box = state.mailboxes[status.mailboxUuid] ?? Mailbox(mailboxUuid: status.mailboxUuid, closed: false, messages: [], statuses: [], replies: [])
             box.statuses.append(StoredStatus(receiverId: receipt.receiverId, receivedAt: receipt.receivedAt, deliveries: 1, status: status))
             state.byID[status.id] = .status(status.mailboxUuid, box.statuses.count - 1)
+            state.journal.append(status.id)
             state.mailboxes[status.mailboxUuid] = box
             state.statistics.statusesStored += 1
             return .stored(receipt)
+        }
+    }
+
+    /// Stored messages and statuses after position `after`, oldest first, with their delivery counts.
+    public func journal(after: Int, limit: Int) -> JournalPage {
+        state.withLock { state in
+            let start = min(max(after, 0), state.journal.count)
+            let end = min(start + max(limit, 1), state.journal.count)
+            let entries = (start..<end).map { position -> JournalEntry in
+                let id = state.journal[position]
+                switch state.byID[id]! {
+                case .message(let box, let index):
+                    let stored = state.mailboxes[box]!.messages[index]
+                    return JournalEntry(sequence: position + 1, kind: "message", id: id, applicationId: stored.message.applicationId,
+                                        mailboxUuid: box, receivedAt: stored.receivedAt, deliveries: stored.deliveries)
+                case .status(let box, let index):
+                    let stored = state.mailboxes[box]!.statuses[index]
+                    return JournalEntry(sequence: position + 1, kind: "status", id: id, applicationId: stored.status.applicationId,
+                                        mailboxUuid: box, receivedAt: stored.receivedAt, deliveries: stored.deliveries)
+                }
+            }
+            return JournalPage(entries: entries, last: end)
         }
     }
 

@@ -14,9 +14,16 @@ Options:
   --tls-cert/--tls-key  offer STARTTLS with this certificate and require it before MAIL
   --implicit-tls        with --tls-cert/--tls-key: TLS from the first byte (smtps://) instead
   --no-save             count only (benchmark sink)
+  --reject-domain D     answer RCPT to addresses at domain D with 550 (repeatable): a
+                        permanent fault for one recipient while the others are accepted
+  --journal             append one JSON line per accepted message to <spool>/journal.jsonl:
+                        {"time": epoch seconds, "message_id", "subject", "to"} (end-to-end tests
+                        and the system benchmark read receipt times from it)
 """
 import argparse
 import asyncio
+import email.parser
+import email.policy
 import json
 import os
 import ssl
@@ -63,7 +70,8 @@ class Handler:
         return responses
 
     async def handle_RCPT(self, server, session, envelope, address, rcpt_options):
-        if self.args.fail_perm:
+        domain = address.rsplit("@", 1)[-1].lower()
+        if self.args.fail_perm or domain in self.args.reject_domain:
             self.stats.rcpt_rejected += 1
             self.stats.write()
             return "550 5.1.1 Mailbox unavailable: no such user here"
@@ -91,6 +99,12 @@ class Handler:
             with open(path + ".json", "w") as f:
                 json.dump(meta, f)
             os.replace(path + ".tmp", path)
+        if self.args.journal:
+            headers = email.parser.BytesHeaderParser(policy=email.policy.default).parsebytes(envelope.original_content)
+            entry = {"time": time.time(), "message_id": str(headers["Message-ID"] or "").strip(),
+                     "subject": str(headers["Subject"] or ""), "to": envelope.rcpt_tos}
+            with open(os.path.join(self.args.spool, "journal.jsonl"), "a") as f:
+                f.write(json.dumps(entry) + "\n")
         self.stats.write()
         return "250 Message accepted for delivery"
 
@@ -122,6 +136,8 @@ async def main():
     parser.add_argument("--tls-key")
     parser.add_argument("--implicit-tls", action="store_true")
     parser.add_argument("--no-save", action="store_true")
+    parser.add_argument("--reject-domain", action="append", default=[], type=str.lower)
+    parser.add_argument("--journal", action="store_true")
     parser.add_argument("--stats-interval", type=float, default=0)
     args = parser.parse_args()
     os.makedirs(args.spool, exist_ok=True)
