@@ -256,7 +256,7 @@ let package = Package(
         ),
         .target(
             name: "SystemTestSupport",
-            dependencies: ["TestSupport", "MailTestSupport", "Postgres", "Logging"],
+            dependencies: ["TestSupport", "MailTestSupport", "Postgres", "Logging", "Servicekonto", "ServicekontoSandbox"],
             path: "Tests/SystemTestSupport"
         ),
         .testTarget(

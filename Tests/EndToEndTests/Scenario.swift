@@ -14,7 +14,7 @@ struct Scenario {
     func submit(
         key: String, service: String, postalCode: String = "41812", mailbox: String? = UUID().uuidString.lowercased(),
         name: String = "Erika Mustermann"
-    ) async throws -> SystemResponse {
+    ) async throws -> APIResponse {
         var applicant: [String: any Sendable] = [
             "name": name, "email": "erika@example.org",
             "address": ["postal_code": postalCode, "municipality_key": "05370012"] as [String: any Sendable],
@@ -30,14 +30,14 @@ struct Scenario {
     }
 
     /// The application as the caseworker sees it (`GET /v1/applications/{id}`), with its ETag.
-    func detail(_ id: String, token: String) async throws -> SystemResponse {
+    func detail(_ id: String, token: String) async throws -> APIResponse {
         let response = try await system.inboxClient(token: token).get("/v1/applications/\(id)")
         guard response.status == 200, response.header("ETag") != nil else { throw Failure(description: "GET application answered \(response)") }
         return response
     }
 
     /// A write to the application with `If-Match` set to its current version.
-    func write(_ id: String, _ action: String, token: String, _ json: [String: any Sendable] = [:]) async throws -> SystemResponse {
+    func write(_ id: String, _ action: String, token: String, _ json: [String: any Sendable] = [:]) async throws -> APIResponse {
         let etag = try await detail(id, token: token).header("ETag")!
         return try await system.inboxClient(token: token).call("POST", "/v1/applications/\(id)/\(action)", json: json, headers: ["If-Match": etag])
     }
@@ -70,7 +70,7 @@ struct Scenario {
     /// The sandbox's record of a mailbox (messages, statuses, replies), once `condition` holds.
     func mailbox(_ id: String, timeout: Duration = .seconds(20), until condition: ([String: Any]) -> Bool) async throws -> [String: Any] {
         let deadline = ContinuousClock.now + timeout
-        var last: SystemResponse?
+        var last: APIResponse?
         while ContinuousClock.now < deadline {
             let response = try await system.sandboxClient.get("/sandbox/mailboxes/\(id)")
             last = response
@@ -105,7 +105,7 @@ struct Scenario {
     /// The application's detail once `condition` holds.
     func detail(_ id: String, token: String, timeout: Duration = .seconds(20), until condition: ([String: Any]) -> Bool) async throws -> [String: Any] {
         let deadline = ContinuousClock.now + timeout
-        var last: SystemResponse?
+        var last: APIResponse?
         while ContinuousClock.now < deadline {
             // 404 until routing puts it into this caseworker's view.
             let response = try await system.inboxClient(token: token).get("/v1/applications/\(id)")

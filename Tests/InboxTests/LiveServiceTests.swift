@@ -32,7 +32,7 @@ struct LiveServiceTests {
         let db = try await TestDatabase.make()
         let token = try await Self.seed(db)
         // Long-polls are held at most 2 s here, so fuzzed `wait` values stay under schemathesis' request timeout.
-        try await ServiceProcess.with(product: "inbox", databaseURL: db.url, environment: ["LONG_POLL_MAX_SECONDS": "2"], requireCleanExit: true) { inbox in
+        try await ManagedProcess.with(product: "inbox", databaseURL: db.url, environment: ["LONG_POLL_MAX_SECONDS": "2"], requireCleanExit: true) { inbox in
             let ready = try await offPool {
                 let client = try RawClient(port: inbox.port)
                 try client.send("GET /readyz HTTP/1.1\r\nHost: localhost\r\nConnection: close\r\n\r\n")

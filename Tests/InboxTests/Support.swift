@@ -85,37 +85,11 @@ struct InboxHarness: Sendable {
 
     // MARK: HTTP over a socket
 
-    struct Response: Sendable {
-        var status: Int
-        var headers: [(String, String)]
-        var body: [UInt8]
-        func header(_ name: String) -> String? { headers.first { $0.0.lowercased() == name.lowercased() }?.1 }
-        var text: String { String(decoding: body, as: UTF8.self) }
-        var json: [String: Any] { (try? JSONSerialization.jsonObject(with: Data(body))) as? [String: Any] ?? [:] }
-        var items: [[String: Any]] { json["items"] as? [[String: Any]] ?? [] }
-        var code: String? { json["code"] as? String }
-    }
+    typealias Response = APIResponse
 
     func request(_ method: String, _ path: String, token: String?, headers: [String: String] = [:], json: Any? = nil,
                  timeout: Double = 10) async throws -> Response {
-        var head = "\(method) \(path) HTTP/1.1\r\nHost: 127.0.0.1\r\nConnection: close\r\n"
-        if let token { head += "Authorization: Bearer \(token)\r\n" }
-        for (name, value) in headers { head += "\(name): \(value)\r\n" }
-        var body: [UInt8] = []
-        if let json {
-            body = Array(try JSONSerialization.data(withJSONObject: json, options: [.sortedKeys]))
-            head += "Content-Type: application/json\r\n"
-        }
-        if !body.isEmpty || method == "POST" || method == "PUT" || method == "PATCH" { head += "Content-Length: \(body.count)\r\n" }
-        head += "\r\n"
-        let bytes = Array(head.utf8) + body
-        let port = self.port
-        let raw = try await offPool {
-            let client = try RawClient(port: port, receiveTimeout: timeout)
-            try client.send(bytes)
-            return try client.readResponse()
-        }
-        return Response(status: raw.status, headers: raw.headers, body: raw.body)
+        try await APIClient(port: port, token: token).call(method, path, json: json, headers: headers, timeout: timeout)
     }
 
     func get(_ path: String, as member: Member, headers: [String: String] = [:], timeout: Double = 10) async throws -> Response {

@@ -25,7 +25,7 @@ import TestSupport
         let tool = try requireTool("st")
         let db = try await TestDatabase.make()
         let key = try await Self.seed(db)
-        try await ServiceProcess.with(product: "intake", databaseURL: db.url) { intake in
+        try await ManagedProcess.with(product: "intake", databaseURL: db.url) { intake in
             // positive_data_acceptance is left out: the schema cannot know which service keys a
             // tenant has, so schema-valid bodies with random keys are rightly refused with 422.
             let run = try await runProcess(tool, [
@@ -44,7 +44,7 @@ import TestSupport
     @Test func bodiesOverTheLimitAreRefusedBeforeReadingAndTheServiceIsReady() async throws {
         let db = try await TestDatabase.make()
         let key = try await Self.seed(db)
-        try await ServiceProcess.with(product: "intake", databaseURL: db.url) { intake in
+        try await ManagedProcess.with(product: "intake", databaseURL: db.url) { intake in
             let big = try await request(port: intake.port, """
                 POST /v1/applications HTTP/1.1\r
                 Host: localhost\r

@@ -1,12 +1,8 @@
 import Foundation
-// offPool and toolPath come from the HTTP test support, shared by every process-driving test.
+// offPool, toolPath, spawn, reap and FixtureError come from the HTTP test support, shared by every
+// process-driving test.
 @_exported import HTTPTestSupport
 
-
-public struct FixtureError: Error, CustomStringConvertible {
-    public var description: String
-    public init(_ description: String) { self.description = description }
-}
 
 /// The folder of this file's fixtures, `Tests/Fixtures/smtp`.
 public let smtpFixtureDirectory: String = {
@@ -14,40 +10,6 @@ public let smtpFixtureDirectory: String = {
     return file.deletingLastPathComponent().deletingLastPathComponent().appendingPathComponent("Fixtures/smtp").path
 }()
 
-
-/// Starts `arguments` (resolved through PATH) with output to `outputPath`; returns the pid.
-/// `environment` (when given) is added to this process's environment.
-public func spawn(_ arguments: [String], outputPath: String, environment: [String: String]? = nil) throws -> pid_t {
-    var actions = posix_spawn_file_actions_t()
-    posix_spawn_file_actions_init(&actions)
-    defer { posix_spawn_file_actions_destroy(&actions) }
-    posix_spawn_file_actions_addopen(&actions, 0, "/dev/null", O_RDONLY, 0)
-    posix_spawn_file_actions_addopen(&actions, 1, outputPath, O_WRONLY | O_CREAT | O_APPEND, 0o644)
-    posix_spawn_file_actions_adddup2(&actions, 1, 2)
-    let executable = toolPath(arguments[0])
-    let argv = ([executable] + arguments.dropFirst()).map { strdup($0) } + [nil]
-    defer { argv.forEach { free($0) } }
-    var pid: pid_t = 0
-    let result: Int32
-    if let environment {
-        let merged = ProcessInfo.processInfo.environment.merging(environment) { $1 }
-        let envp = merged.map { strdup("\($0.key)=\($0.value)") } + [nil]
-        defer { envp.forEach { free($0) } }
-        result = posix_spawn(&pid, executable, &actions, nil, argv, envp)
-    } else {
-        result = posix_spawn(&pid, executable, &actions, nil, argv, environ)
-    }
-    guard result == 0 else { throw FixtureError("cannot start \(executable): \(String(cString: strerror(result)))") }
-    return pid
-}
-
-/// Waits for `pid` to end (blocking); returns its exit status.
-@discardableResult
-public func reap(_ pid: pid_t) -> Int32 {
-    var status: Int32 = 0
-    while waitpid(pid, &status, 0) < 0 && errno == EINTR {}
-    return status
-}
 
 /// Runs a command to its end, off the pool; throws when it fails.
 @discardableResult

@@ -2,6 +2,8 @@ import Foundation
 import Logging
 import MailTestSupport
 import Postgres
+import Servicekonto
+import ServicekontoSandbox
 import TestSupport
 
 /// The whole of Amtsweg as an operator runs it: the five executables and the postbox sandbox as
@@ -140,9 +142,9 @@ public final class AmtswegSystem: Sendable {
 
     // MARK: Clients
 
-    public func intakeClient(key: String) -> SystemClient { SystemClient(port: intake.port, token: key) }
-    public func inboxClient(token: String) -> SystemClient { SystemClient(port: inbox.port, token: token) }
-    public var sandboxClient: SystemClient { SystemClient(port: sandbox.port) }
+    public func intakeClient(key: String) -> APIClient { APIClient(port: intake.port, token: key) }
+    public func inboxClient(token: String) -> APIClient { APIClient(port: inbox.port, token: token) }
+    public var sandboxClient: APIClient { APIClient(port: sandbox.port) }
 
     /// Messages and statuses the sandbox stored, in arrival order, with delivery counts.
     public func sandboxJournal() async throws -> [SandboxJournalEntry] {
@@ -150,7 +152,7 @@ public final class AmtswegSystem: Sendable {
         while true {
             let response = try await sandboxClient.get("/sandbox/journal?after=\(entries.count)&limit=10000")
             guard response.status == 200 else { throw FixtureError("sandbox journal: \(response)") }
-            let page = try JSONDecoder().decode(SandboxJournalPage.self, from: Data(response.body))
+            let page = try JSONDecoder().decode(SandboxStore.JournalPage.self, from: Data(response.body))
             entries += page.entries
             if page.entries.isEmpty { return entries }
         }
@@ -171,24 +173,11 @@ public final class AmtswegSystem: Sendable {
     }
 }
 
-public struct SandboxJournalEntry: Decodable, Sendable {
-    public var sequence: Int
-    public var kind: String
-    public var id: String
-    public var applicationId: String?
-    public var mailboxUuid: String
-    public var receivedAt: String
-    public var deliveries: Int
+public typealias SandboxJournalEntry = SandboxStore.JournalEntry
 
+extension SandboxStore.JournalEntry {
     /// `receivedAt` in seconds since 1970.
-    public var receivedTime: Double? {
-        (try? Date.ISO8601FormatStyle(includingFractionalSeconds: true).parse(receivedAt))?.timeIntervalSince1970
-    }
-}
-
-struct SandboxJournalPage: Decodable {
-    var entries: [SandboxJournalEntry]
-    var last: Int
+    public var receivedTime: Double? { RFC3339.parse(receivedAt)?.timeIntervalSince1970 }
 }
 
 /// The secrets `deploy/seed-demo.sh` prints (Kreis Heinsberg, Stadt Erkelenz, Stadt Hückelhoven).

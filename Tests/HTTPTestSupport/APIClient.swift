@@ -1,8 +1,7 @@
 import Foundation
-import HTTPTestSupport
 
-/// A response of one of the services, with its body parsed as JSON when it is JSON.
-public struct SystemResponse: Sendable, CustomStringConvertible {
+/// A response of a service's HTTP API, with its body parsed as JSON when it is JSON.
+public struct APIResponse: Sendable, CustomStringConvertible {
     public var status: Int
     public var headers: [(String, String)]
     public var body: [UInt8]
@@ -21,12 +20,18 @@ public struct SystemResponse: Sendable, CustomStringConvertible {
     /// `json[key]` as a string.
     public subscript(_ key: String) -> String? { json[key] as? String }
 
+    /// The `items` of a list answer.
+    public var items: [[String: Any]] { json["items"] as? [[String: Any]] ?? [] }
+
+    /// The stable `code` of a problem answer.
+    public var code: String? { json["code"] as? String }
+
     public var description: String { "\(status) \(text.prefix(600))" }
 }
 
-/// Calls a service's public HTTP API over a real socket: one connection per call
-/// (`Connection: close`), bodies as JSON. Blocking reads run off the cooperative pool.
-public struct SystemClient: Sendable {
+/// Calls a service's HTTP API over a real socket: one connection per call (`Connection: close`),
+/// bodies as JSON. Blocking reads run off the cooperative pool.
+public struct APIClient: Sendable {
     public let port: Int
     /// Sent as `Authorization: Bearer …` unless a call names its own.
     public let token: String?
@@ -36,13 +41,13 @@ public struct SystemClient: Sendable {
         self.token = token
     }
 
-    public func with(token: String) -> SystemClient { SystemClient(port: port, token: token) }
+    public func with(token: String?) -> APIClient { APIClient(port: port, token: token) }
 
     /// One request. `json` is serialized as the body; `timeout` bounds the wait for the answer.
     public func call(
-        _ method: String, _ path: String, json: [String: any Sendable]? = nil, headers: [String: String] = [:],
+        _ method: String, _ path: String, json: Any? = nil, headers: [String: String] = [:],
         timeout: Double = 10
-    ) async throws -> SystemResponse {
+    ) async throws -> APIResponse {
         var head = "\(method) \(path) HTTP/1.1\r\nHost: 127.0.0.1\r\nConnection: close\r\n"
         if let token { head += "Authorization: Bearer \(token)\r\n" }
         for (name, value) in headers { head += "\(name): \(value)\r\n" }
@@ -58,15 +63,15 @@ public struct SystemClient: Sendable {
             let client = try RawClient(port: port, receiveTimeout: timeout)
             try client.send(request)
             let response = try client.readResponse()
-            return SystemResponse(status: response.status, headers: response.headers, body: response.body)
+            return APIResponse(status: response.status, headers: response.headers, body: response.body)
         }
     }
 
-    public func get(_ path: String, headers: [String: String] = [:], timeout: Double = 10) async throws -> SystemResponse {
+    public func get(_ path: String, headers: [String: String] = [:], timeout: Double = 10) async throws -> APIResponse {
         try await call("GET", path, headers: headers, timeout: timeout)
     }
 
-    public func post(_ path: String, _ json: [String: any Sendable] = [:], headers: [String: String] = [:]) async throws -> SystemResponse {
+    public func post(_ path: String, _ json: Any = [String: Any](), headers: [String: String] = [:]) async throws -> APIResponse {
         try await call("POST", path, json: json, headers: headers)
     }
 }

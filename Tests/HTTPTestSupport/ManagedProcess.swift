@@ -1,5 +1,4 @@
 import Foundation
-import MailTestSupport
 import Synchronization
 
 /// One of Amtsweg's executables (or the postbox sandbox) running as a child process on a fixed
@@ -13,7 +12,9 @@ public final class ManagedProcess: @unchecked Sendable {
     private let environment: [String: String]
     private let state = Mutex<pid_t?>(nil)
 
-    init(name: String, product: String, port: Int, environment: [String: String], logDirectory: String) throws {
+    /// `product` (an executable of this package) as `name`, on `port`, with `environment` added to
+    /// this process's; not started yet.
+    public init(name: String, product: String, port: Int, environment: [String: String], logDirectory: String) throws {
         self.name = name
         self.port = port
         self.executable = try builtProduct(product)
@@ -51,7 +52,7 @@ public final class ManagedProcess: @unchecked Sendable {
         await signalAndReap(SIGKILL, grace: .zero)
     }
 
-    /// SIGTERM, then SIGKILL after `grace`. Returns whether it exited on SIGTERM.
+    /// SIGTERM, then SIGKILL after `grace`. Returns whether it exited on SIGTERM with status 0.
     @discardableResult
     public func stop(grace: Duration = .seconds(15)) async -> Bool {
         await signalAndReap(SIGTERM, grace: grace)
@@ -86,7 +87,8 @@ public final class ManagedProcess: @unchecked Sendable {
             let deadline = Date().addingTimeInterval(graceSeconds)
             var status: Int32 = 0
             while Date() < deadline {
-                if waitpid(pid, &status, WNOHANG) == pid { return true }
+                // Exited with status 0 (the wait status's low 7 bits are the signal, bits 8-15 the code).
+                if waitpid(pid, &status, WNOHANG) == pid { return status == 0 }
                 usleep(20_000)
             }
             Foundation.kill(pid, SIGKILL)
@@ -95,6 +97,33 @@ public final class ManagedProcess: @unchecked Sendable {
         }) ?? false
         ChildProcesses.unregister(pid)
         return clean
+    }
+}
+
+extension ManagedProcess {
+    /// Starts `product` on a free port with `DATABASE_URL`, runs `body`, then stops it (SIGTERM,
+    /// SIGKILL after 15 s). With `requireCleanExit`, a process that did not exit on SIGTERM fails the call.
+    public static func with<T: Sendable>(
+        product: String, databaseURL: String, environment: [String: String] = [:], requireCleanExit: Bool = false,
+        _ body: (ManagedProcess) async throws -> T
+    ) async throws -> T {
+        let logDirectory = NSTemporaryDirectory() + "amtsweg-\(product)-\(UUID().uuidString)"
+        try FileManager.default.createDirectory(atPath: logDirectory, withIntermediateDirectories: true)
+        let service = try ManagedProcess(
+            name: product, product: product, port: try freeLoopbackPort(),
+            environment: ["DATABASE_URL": databaseURL, "LOG_LEVEL": "info"].merging(environment) { $1 }, logDirectory: logDirectory)
+        try await service.start()
+        let result: T
+        do {
+            result = try await body(service)
+        } catch {
+            await service.stop()
+            throw error
+        }
+        if !(await service.stop()) && requireCleanExit {
+            throw FixtureError("\(product) did not exit within 15 s of SIGTERM")
+        }
+        return result
     }
 }
 
