@@ -178,7 +178,7 @@ let package = Package(
         ),
 
         // MARK: Test support
-        .target(name: "TestSupport", dependencies: ["Postgres", "Schema", "Logging"], path: "Tests/TestSupport"),
+        .target(name: "TestSupport", dependencies: ["Postgres", "Schema", "Logging", "HTTPTestSupport"], path: "Tests/TestSupport"),
         .target(name: "HTTPTestSupport", path: "Tests/HTTPTestSupport"),
         .executableTarget(
             name: "queue-test-worker",
@@ -197,7 +197,7 @@ let package = Package(
         ),
         .testTarget(
             name: "JobQueueTests",
-            dependencies: ["JobQueue", "Postgres", "Schema", "TestSupport", "Metrics"],
+            dependencies: ["JobQueue", "Postgres", "Schema", "TestSupport", "HTTPTestSupport", "Metrics"],
             path: "Tests/JobQueueTests"
         ),
         .testTarget(

@@ -72,10 +72,12 @@ public final class ManagedProcess: @unchecked Sendable {
         return kilobytes.map { $0 * 1024 }
     }
 
+    /// Everything the process logged so far (all runs).
+    public var log: String { (try? String(contentsOfFile: logPath, encoding: .utf8)) ?? "" }
+
     /// The last lines of the log (for failure messages).
     public func logTail(lines: Int = 30) -> String {
-        let text = (try? String(contentsOfFile: logPath, encoding: .utf8)) ?? ""
-        return text.split(separator: "\n").suffix(lines).joined(separator: "\n")
+        log.split(separator: "\n").suffix(lines).joined(separator: "\n")
     }
 
     @discardableResult

@@ -1,4 +1,5 @@
 import Foundation
+import HTTPTestSupport
 import JobQueue
 import Logging
 import Metrics
@@ -131,12 +132,13 @@ import TestSupport
         let queue = db.makeQueue()
         try await db.fill(queue, count: 20)
         let lease = Duration.seconds(3)
-        let worker = try ChildProcess(workerExecutable(), [db.url, "route", "\(lease.components.seconds * 1000)", "hang"])
+        let worker = try startWorker([db.url, "route", "\(lease.components.seconds * 1000)", "hang"])
         let claimed = try await eventually(timeout: .seconds(10)) {
             try await db.scalar("SELECT count(*)::int FROM queue_jobs WHERE lease_id IS NOT NULL AND run_at > now()", as: Int.self) == 20
         }
         #expect(claimed)
-        worker.kill()
+        kill(worker, SIGKILL)
+        _ = try await offPool { reap(worker) }
         let killedAt = ContinuousClock.now
         let listener = db.makeListener()
         defer { listener.stop() }

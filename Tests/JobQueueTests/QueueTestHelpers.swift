@@ -1,4 +1,5 @@
 import Foundation
+import HTTPTestSupport
 import JobQueue
 import Logging
 import Postgres
@@ -52,30 +53,7 @@ struct RunningConsumer: Sendable {
     }
 }
 
-/// A child process that we can SIGKILL.
-final class ChildProcess: Sendable {
-    let pid: pid_t
-
-    init(_ executable: String, _ arguments: [String]) throws {
-        var actions = posix_spawn_file_actions_t()
-        posix_spawn_file_actions_init(&actions)
-        defer { posix_spawn_file_actions_destroy(&actions) }
-        posix_spawn_file_actions_addopen(&actions, 0, "/dev/null", O_RDONLY, 0)
-        let argv = ([executable] + arguments).map { strdup($0) } + [nil]
-        defer { argv.forEach { free($0) } }
-        var pid: pid_t = 0
-        let result = posix_spawn(&pid, executable, &actions, nil, argv, environ)
-        guard result == 0 else { throw TestServerError("cannot start \(executable): \(result)") }
-        self.pid = pid
-    }
-
-    func kill(_ signal: Int32 = SIGKILL) {
-        _ = Glibc.kill(pid, signal)
-        var status: Int32 = 0
-        _ = waitpid(pid, &status, 0)
-    }
-}
-
-func workerExecutable() -> String {
-    buildProductsDirectory().appendingPathComponent("queue-test-worker").path
+/// The `queue-test-worker` fixture, started with `arguments`; returns its pid (SIGKILL it and `reap`).
+func startWorker(_ arguments: [String]) throws -> pid_t {
+    try spawn([try builtProduct("queue-test-worker")] + arguments, outputPath: "/dev/null")
 }

@@ -10,7 +10,7 @@ import TestSupport
 /// The `notification` executable itself.
 @Suite struct NotificationProcessTests {
     static func startService(_ harness: Harness, smtpURL: String, log: String) throws -> pid_t {
-        let executable = buildProductsDirectory().appendingPathComponent("notification").path
+        let executable = try builtProduct("notification")
         return try spawn([executable], outputPath: log, environment: [
             "DATABASE_URL": harness.db.url, "HTTP_HOST": "127.0.0.1", "HTTP_PORT": "0", "MIGRATE_ON_START": "false",
             "SMTP_URL": smtpURL, "SMTP_STARTTLS": "off", "SMTP_CONNECTIONS": "2", "SMTP_FROM": "noreply@erkrath.de",

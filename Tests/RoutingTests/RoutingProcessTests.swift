@@ -6,55 +6,28 @@ import Routing
 import Testing
 import TestSupport
 
-/// The built `routing` executable in a process of its own, logging to a file.
-final class RoutingProcess: @unchecked Sendable {
-    let process = Process()
-    let logPath: String
-
-    init(databaseURL: String, environment: [String: String] = [:]) throws {
-        logPath = NSTemporaryDirectory() + "routing-\(UUID().uuidString).log"
-        FileManager.default.createFile(atPath: logPath, contents: nil)
-        process.executableURL = buildProductsDirectory().appendingPathComponent("routing")
-        process.environment = [
-            "DATABASE_URL": databaseURL, "HTTP_HOST": "127.0.0.1", "HTTP_PORT": "0", "LOG_LEVEL": "info",
+/// The built `routing` executable in a process of its own, ready (`/readyz`) when this returns.
+func startRouting(databaseURL: String, environment: [String: String] = [:]) async throws -> ManagedProcess {
+    let process = try ManagedProcess(
+        name: "routing-\(UUID().uuidString.prefix(8))", product: "routing", port: try freeLoopbackPort(),
+        environment: [
+            "DATABASE_URL": databaseURL, "LOG_LEVEL": "info",
             "ROUTING_CONCURRENCY": "4", "ROUTING_BATCH_SIZE": "50", "ROUTING_POLL_SECONDS": "0.5",
-        ].merging(environment) { $1 }
-        process.standardOutput = FileHandle(forWritingAtPath: logPath)
-        process.standardError = FileHandle(forWritingAtPath: logPath)
-        process.standardInput = FileHandle.nullDevice
-        try process.run()
-    }
+        ].merging(environment) { $1 },
+        logDirectory: NSTemporaryDirectory())
+    try await process.start()
+    return process
+}
 
-    var log: String { (try? String(contentsOfFile: logPath, encoding: .utf8)) ?? "" }
-
-    /// The port from the "http server listening" log line.
-    func port() async throws -> Int {
-        var found: Int?
-        _ = await eventually(timeout: .seconds(20)) {
-            for line in self.log.split(separator: "\n") where line.contains("\"http server listening\"") {
-                if let object = try? JSONSerialization.jsonObject(with: Data(line.utf8)) as? [String: Any],
-                   let port = Int(object["port"] as? String ?? "") { found = port }
-            }
-            return found != nil || !self.process.isRunning
-        }
-        guard let found else { throw TestServerError("routing did not start listening:\n\(log.suffix(2000))") }
-        return found
-    }
-
+extension ManagedProcess {
     /// Applications this process routed, from its `/metrics`.
     func routedCount() async throws -> Int {
-        let response = try await request(port: try await port(), "GET /metrics HTTP/1.1\r\nHost: localhost\r\nConnection: close\r\n\r\n")
+        let response = try await request(port: port, "GET /metrics HTTP/1.1\r\nHost: localhost\r\nConnection: close\r\n\r\n")
         var total = 0.0
         for line in response.bodyText.split(separator: "\n") where line.hasPrefix("amtsweg_routing_applications_total{") && !line.contains("already_routed") {
             total += Double(line.split(separator: " ").last ?? "0") ?? 0
         }
         return Int(total)
-    }
-
-    func kill(_ signal: Int32 = SIGKILL) {
-        guard process.isRunning else { return }
-        Glibc.kill(process.processIdentifier, signal)
-        process.waitUntilExit()
     }
 }
 
@@ -157,40 +130,38 @@ final class RoutingProcess: @unchecked Sendable {
     @Test func threeRoutingProcessesAssignFiveThousandApplicationsExactlyOnce() async throws {
         let db = try await TestDatabase.make()
         let scenario = try await makeScenario(db, count: 5000)
-        let processes = try (0..<3).map { _ in try RoutingProcess(databaseURL: db.url) }
-        defer { for process in processes { process.kill() } }
+        var processes: [ManagedProcess] = []
+        for _ in 0..<3 { processes.append(try await startRouting(databaseURL: db.url)) }
         let done = try await eventually(timeout: .seconds(180), every: .milliseconds(200)) { try await allRouted(db, 5000) }
         #expect(done)
         try await verifyExactlyOnce(db, scenario)
         let counts = try await processes.asyncMap { try await $0.routedCount() }
         #expect(counts.reduce(0, +) == 5000, "per-process counts \(counts)")
         #expect(counts.allSatisfy { $0 > 0 }, "every process routed some: \(counts)")
-        for process in processes { process.kill(SIGTERM) }
-        for process in processes { #expect(process.process.terminationStatus == 0, "clean exit on SIGTERM:\n\(process.log.suffix(1500))") }
+        for process in processes { #expect(await process.stop(), "clean exit on SIGTERM:\n\(process.logTail())") }
     }
 
     @Test func aRoutingProcessKilledMidBatchLeavesTheSameResult() async throws {
         let db = try await TestDatabase.make()
         let count = 3000
         let scenario = try await makeScenario(db, count: count)
-        let first = try RoutingProcess(databaseURL: db.url, environment: ["ROUTING_LEASE_SECONDS": "2"])
-        defer { first.kill() }
+        let first = try await startRouting(databaseURL: db.url, environment: ["ROUTING_LEASE_SECONDS": "2"])
         let started = try await eventually(timeout: .seconds(60), every: .milliseconds(5)) {
             try await db.scalar("SELECT count(*)::int FROM applications WHERE status = 'assigned'", as: Int.self) >= 300
         }
         #expect(started)
-        first.kill(SIGKILL)
+        await first.kill()
         let assignedAtKill = try await db.scalar("SELECT count(*)::int FROM applications WHERE status = 'assigned'", as: Int.self)
         let heldByTheDead = try await db.scalar("SELECT count(*)::int FROM queue_jobs WHERE queue = 'route' AND lease_id IS NOT NULL AND run_at > now()", as: Int.self)
         #expect(assignedAtKill < count, "killed before the end")
         #expect(heldByTheDead > 0, "killed while holding claimed jobs")
 
-        let second = try RoutingProcess(databaseURL: db.url)
-        defer { second.kill() }
+        let second = try await startRouting(databaseURL: db.url)
         let done = try await eventually(timeout: .seconds(180), every: .milliseconds(200)) { try await allRouted(db, count) }
         #expect(done)
         try await verifyExactlyOnce(db, scenario)
         #expect(try await second.routedCount() == count - assignedAtKill)
+        await second.stop()
     }
 }
 
@@ -203,8 +174,7 @@ extension RoutingProcessTests {
         try await f.rule(service: service, area: empty, position: 0, "default", "{}")
         let app = try await f.application(service: service, postalCode: "52525", postbox: UUID())
         try await f.enqueueRoute([app])
-        let process = try RoutingProcess(databaseURL: db.url)
-        defer { process.kill() }
+        let process = try await startRouting(databaseURL: db.url)
         let done = try await eventually(timeout: .seconds(30)) { try await allRouted(db, 1) }
         #expect(done)
         let state = try await f.state(of: app)
@@ -215,10 +185,11 @@ extension RoutingProcessTests {
             process.log.split(separator: "\n").contains { $0.contains("\"level\":\"warning\"") && $0.contains("without active members") && $0.contains(empty.uuidString.lowercased()) }
         }
         #expect(warned, "warning in the log:\n\(process.log.suffix(2000))")
-        let metrics = try await request(port: try await process.port(), "GET /metrics HTTP/1.1\r\nHost: localhost\r\nConnection: close\r\n\r\n").bodyText
+        let metrics = try await request(port: process.port, "GET /metrics HTTP/1.1\r\nHost: localhost\r\nConnection: close\r\n\r\n").bodyText
         #expect(metrics.contains("amtsweg_routing_assigned_without_members_total 1"), "\(metrics)")
-        let ready = try await request(port: try await process.port(), "GET /readyz HTTP/1.1\r\nHost: localhost\r\nConnection: close\r\n\r\n")
+        let ready = try await request(port: process.port, "GET /readyz HTTP/1.1\r\nHost: localhost\r\nConnection: close\r\n\r\n")
         #expect(ready.status == 200, "\(ready.bodyText)")
+        await process.stop()
     }
 }
 

@@ -1,4 +1,5 @@
 import Foundation
+import HTTPTestSupport
 import Logging
 @_spi(Unparameterised) import Postgres
 import Schema
@@ -183,10 +184,10 @@ public final class PostgresTestServer: Sendable {
         let command = geteuid() == 0 ? ["/usr/sbin/runuser", "-u", "postgres", "--", executable] + arguments : [executable] + arguments
         let outputPath = NSTemporaryDirectory() + "/amtsweg-pgcmd-\(UUID().uuidString).log"
         defer { unlink(outputPath) }
-        let status = try spawnAndWait(command, outputPath: outputPath)
+        let status = reap(try spawn(command, outputPath: outputPath))
         guard status == 0 else {
             let text = (try? String(contentsOfFile: outputPath, encoding: .utf8)) ?? ""
-            throw TestServerError("\(label) failed (exit \(status)): \(text)")
+            throw TestServerError("\(label) failed (wait status \(status)): \(text)")
         }
     }
 

@@ -45,19 +45,6 @@ public func eventually(timeout: Duration = .seconds(10), every interval: Duratio
     return try await condition()
 }
 
-/// The folder the test and executable binaries were built into (`.build/debug`).
-public func buildProductsDirectory() -> URL {
-    let executable = URL(fileURLWithPath: CommandLine.arguments[0]).resolvingSymlinksInPath()
-    var directory = executable.deletingLastPathComponent()
-    // swift test runs `.build/debug/AmtswegPackageTests.xctest` (a file on Linux).
-    while directory.path != "/" && !FileManager.default.fileExists(atPath: directory.appendingPathComponent("queue-test-worker").path) {
-        let parent = directory.deletingLastPathComponent()
-        if parent == directory { break }
-        directory = parent
-    }
-    return directory
-}
-
 /// A counter tasks can share in tests.
 public final class SharedCounter: Sendable {
     private let value = Atomic<Int>(0)
