@@ -36,6 +36,7 @@ let package = Package(
         .target(name: "Logging", path: "Shared/Logging"),
         .target(name: "Threads", path: "Shared/Threads"),
         .target(name: "Metrics", path: "Shared/Metrics"),
+        .target(name: "Digest", path: "Shared/Digest"),
         .target(name: "Postgres", dependencies: ["Threads", "CLibPQ", "Logging"], path: "Shared/Postgres"),
         .target(name: "Schema", dependencies: ["Postgres", "Logging"], path: "Shared/Schema"),
         .target(name: "JobQueue", dependencies: ["Postgres", "Logging", "Metrics"], path: "Shared/JobQueue"),
@@ -46,14 +47,14 @@ let package = Package(
             name: "CCurlShim", dependencies: ["CLibCurl"], path: "Shared/CCurlShim",
             linkerSettings: [.linkedLibrary("curl")]
         ),
-        .target(name: "Mail", dependencies: ["Threads", "CCurlShim", "ServiceRuntime"], path: "Shared/Mail"),
+        .target(name: "Mail", dependencies: ["Threads", "Digest", "CCurlShim", "ServiceRuntime"], path: "Shared/Mail"),
         .target(
             name: "CCurlHTTP", dependencies: ["CLibCurl"], path: "Shared/CCurlHTTP",
             linkerSettings: [.linkedLibrary("curl")]
         ),
         .target(name: "HTTPClient", dependencies: ["Threads", "CCurlHTTP"], path: "Shared/HTTPClient"),
-        .target(name: "Servicekonto", dependencies: ["HTTPClient"], path: "Shared/Servicekonto"),
-        .target(name: "Domain", dependencies: ["Postgres", "Logging"], path: "Shared/Domain"),
+        .target(name: "Servicekonto", dependencies: ["HTTPClient", "Digest"], path: "Shared/Servicekonto"),
+        .target(name: "Domain", dependencies: ["Postgres", "Logging", "Digest"], path: "Shared/Domain"),
         .target(name: "Routing", dependencies: ["Domain", "JobQueue", "Postgres", "Logging", "Metrics"], path: "Shared/Routing"),
 
         // MARK: Services

@@ -1,3 +1,4 @@
+import Digest
 import Threads
 import Synchronization
 #if canImport(Glibc)
@@ -32,7 +33,7 @@ public final class FileSpoolTransport: MailTransport {
 
     /// The file a message goes to.
     public func path(for message: MailMessage) -> String {
-        "\(directory)/\(SHA256.hex(message.messageID)).eml"
+        "\(directory)/\(SHA256.hexDigest(message.messageID.utf8)).eml"
     }
 
     public func send(_ message: MailMessage) async throws(MailDeliveryError) {

@@ -1,6 +1,6 @@
 /// SHA-256 (FIPS 180-4), small and dependency-free: the toolchain has no CryptoKit on Linux and
 /// the project takes no package dependencies. Used for secret hashes, attachment checksums and
-/// idempotency request fingerprints. Tested against the NIST/RFC 6234 vectors.
+/// idempotency request fingerprints, and spool file names. Tested against the NIST/RFC 6234 vectors.
 public struct SHA256: Sendable {
     private var state: (UInt32, UInt32, UInt32, UInt32, UInt32, UInt32, UInt32, UInt32) = (
         0x6a09_e667, 0xbb67_ae85, 0x3c6e_f372, 0xa54f_f53a, 0x510e_527f, 0x9b05_688c, 0x1f83_d9ab, 0x5be0_cd19
