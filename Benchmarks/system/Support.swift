@@ -3,6 +3,12 @@ import Synchronization
 
 // Small tools of the system benchmark: clocks, percentiles, /proc readings.
 
+/// Prints a line and flushes it at once (progress shows up also when the output is a file or pipe).
+func say(_ text: String = "") {
+    print(text)
+    fflush(nil)
+}
+
 /// Wall-clock seconds since 1970 (the SMTP and sandbox journals use the same clock).
 func wallNow() -> Double {
     var ts = timespec()

@@ -145,8 +145,8 @@ struct SystemBench {
 
     /// Off the main actor: the system's body runs on the global executor.
     nonisolated static func start(_ options: Options) async throws {
-        print("== system benchmark (issue 10): rates \(options.rates.joined(separator: ",")), \(Int(options.seconds)) s each, \(options.posters) posters for max")
-        print("load average at start: \(Proc.loadAverage())")
+        say("== system benchmark (issue 10): rates \(options.rates.joined(separator: ",")), \(Int(options.seconds)) s each, \(options.posters) posters for max")
+        say("load average at start: \(Proc.loadAverage())")
         var systemOptions = AmtswegSystem.Options()
         systemOptions.privatePostgres = true
         systemOptions.durablePostgres = true
@@ -155,15 +155,16 @@ struct SystemBench {
         systemOptions.environment = options.environment
         let started = monoNow()
         try await AmtswegSystem.with(systemOptions) { system in
-            print(String(format: "system up in %.1f s (PostgreSQL fsync on, services with production defaults)", monoNow() - started))
-            if !options.environment.isEmpty { print("environment overrides: \(options.environment)") }
+            say(String(format: "system up in %.1f s (PostgreSQL fsync on, services with production defaults)", monoNow() - started))
+            if !options.environment.isEmpty { say("environment overrides: \(options.environment)") }
             try await run(system, options)
         }
     }
 
     static func run(_ system: AmtswegSystem, _ options: Options) async throws {
         let version = try await system.database.query("SELECT current_setting('server_version') AS v, current_setting('fsync') AS f, current_setting('synchronous_commit') AS s")
-        print("PostgreSQL \(try version[0].decode("v", as: String.self)), fsync \(try version[0].decode("f", as: String.self)), synchronous_commit \(try version[0].decode("s", as: String.self))")
+        say("PostgreSQL \(try version[0].decode("v", as: String.self)), fsync \(try version[0].decode("f", as: String.self)), synchronous_commit \(try version[0].decode("s", as: String.self)); "
+              + "socket \(system.postgres.directory ?? "?") port \(system.postgres.port), logs in \(system.logDirectory)")
         let client = HTTPClient(HTTPClientConfiguration(connections: options.connections, requestTimeout: .seconds(60)))
         defer { client.shutdown() }
         let poster = Poster(client: client, url: "http://127.0.0.1:\(system.intake.port)/v1/applications", key: system.demo.erkelenzIntakeKey)
@@ -176,7 +177,7 @@ struct SystemBench {
         var counter = 0
 
         if options.warmup > 0 {
-            print("== warm-up: \(options.warmup) applications at 50/s (not reported)")
+            say("== warm-up: \(options.warmup) applications at 50/s (not reported)")
             let outcomes = await openLoop(poster, rate: 50, count: options.warmup, first: counter)
             counter += options.warmup
             let posted = outcomes.compactMap { if case .accepted(let p) = $0 { p } else { nil } }
@@ -187,7 +188,7 @@ struct SystemBench {
 
         for rate in options.rates {
             let label = rate == "max" ? "max (\(options.posters) posters, closed loop)" : "\(rate)/s (open loop)"
-            print("== phase \(label), \(Int(options.seconds)) s; load average \(Proc.loadAverage())")
+            say("== phase \(label), \(Int(options.seconds)) s; load average \(Proc.loadAverage())")
             let loadBefore = Proc.loadAverage()
             let before = try await dbCounters(system)
             let watcherBefore = watcher.counters.value
@@ -201,7 +202,7 @@ struct SystemBench {
             counter += outcomes.count
             let posted = outcomes.compactMap { if case .accepted(let p) = $0 { p } else { nil } }
             let failures = outcomes.compactMap { if case .failed(let text) = $0 { text } else { nil } }
-            print("posted: \(posted.count) accepted, \(failures.count) failed\(failures.first.map { " (first: \($0))" } ?? ""); draining")
+            say("posted: \(posted.count) accepted, \(failures.count) failed\(failures.first.map { " (first: \($0))" } ?? ""); draining")
             let drainEnd = try await drain(posted, journals: journals, watcher: watcher, timeout: options.drainTimeout)
             let cpuAfter = cpuSnapshot(pids)
             let loadAfter = Proc.loadAverage()
@@ -228,10 +229,10 @@ struct SystemBench {
         }
         let counters = watcher.counters.value
         await watcher.stop()
-        if counters.errors > 0 { print("inbox watcher errors: \(counters.errors) (last: \(counters.lastError))") }
-        if journals.duplicateDeliveries > 0 { print("sandbox: \(journals.duplicateDeliveries) entries delivered more than once") }
+        if counters.errors > 0 { say("inbox watcher errors: \(counters.errors) (last: \(counters.lastError))") }
+        if journals.duplicateDeliveries > 0 { say("sandbox: \(journals.duplicateDeliveries) entries delivered more than once") }
         printSummary(reports, peaks: peaks)
-        print("load average at end: \(Proc.loadAverage())")
+        say("load average at end: \(Proc.loadAverage())")
     }
 
     // MARK: Load
@@ -293,11 +294,11 @@ struct SystemBench {
             // An id the watcher missed never shows up: stop waiting for it 3 s after the last change.
             if mailMissing == 0, statusMissing == 0, inboxMissing == 0 || monoNow() - inboxStableSince > 3 { return wallNow() }
             if monoNow() > deadline {
-                print("drain timed out after \(Int(timeout)) s: missing e-mails \(mailMissing), statuses \(statusMissing), inbox \(inboxMissing)")
+                say("drain timed out after \(Int(timeout)) s: missing e-mails \(mailMissing), statuses \(statusMissing), inbox \(inboxMissing)")
                 return wallNow()
             }
             if monoNow() - lastProgress > 5 {
-                print("  … waiting for e-mails \(mailMissing), statuses \(statusMissing), inbox \(inboxMissing); load \(Proc.loadAverage())")
+                say("  … waiting for e-mails \(mailMissing), statuses \(statusMissing), inbox \(inboxMissing); load \(Proc.loadAverage())")
                 lastProgress = monoNow()
             }
             try await Task.sleep(for: .milliseconds(250))
@@ -384,51 +385,51 @@ struct SystemBench {
     }
 
     static func printPhase(_ r: PhaseReport) {
-        print(String(format: "accepted %d in %.1f s = %.0f/s (failed %d); intake latency %@", r.accepted, r.postingSeconds, r.acceptedPerSecond, r.failed, latency(r.intakeLatency)))
-        if r.offered != "max" { print("  client dispatch lag: \(latency(r.dispatchLag)) (how late requests were handed to the HTTP client)") }
-        print("  201 → inbox (long-poll): \(latency(r.inbox)); not seen by the watcher: \(r.inboxUnseen)")
-        print("  201 → e-mail received:   \(latency(r.mail)); missing: \(r.mailMissing)")
-        print("  201 → status at sandbox: \(latency(r.status)); missing: \(r.statusMissing)")
-        print(String(format: "  end-to-end %.0f applications/s (first due → last e-mail/status), drain after the last 201 %.1f s", r.endToEndPerSecond, r.drainSeconds))
-        print(String(format: "  PostgreSQL: %.2f commits per application (all transactions of the database, reads included), %@ WAL syncs per application",
+        say(String(format: "accepted %d in %.1f s = %.0f/s (failed %d); intake latency %@", r.accepted, r.postingSeconds, r.acceptedPerSecond, r.failed, latency(r.intakeLatency)))
+        if r.offered != "max" { say("  client dispatch lag: \(latency(r.dispatchLag)) (how late requests were handed to the HTTP client)") }
+        say("  201 → inbox (long-poll): \(latency(r.inbox)); not seen by the watcher: \(r.inboxUnseen)")
+        say("  201 → e-mail received:   \(latency(r.mail)); missing: \(r.mailMissing)")
+        say("  201 → status at sandbox: \(latency(r.status)); missing: \(r.statusMissing)")
+        say(String(format: "  end-to-end %.0f applications/s (first due → last e-mail/status), drain after the last 201 %.1f s", r.endToEndPerSecond, r.drainSeconds))
+        say(String(format: "  PostgreSQL: %.2f commits per application (all transactions of the database, reads included), %@ WAL syncs per application",
                      r.commitsPerApplication, r.walSyncsPerApplication.map { String(format: "%.2f", $0) } ?? "—"))
-        print("  inbox watcher: \(r.watcherAnswers) answers with changes, \(r.watcherExtraPages) extra pages")
-        print("  CPU over the phase (% of one core; µs per application): "
+        say("  inbox watcher: \(r.watcherAnswers) answers with changes, \(r.watcherExtraPages) extra pages")
+        say("  CPU over the phase (% of one core; µs per application): "
               + r.cpu.map { String(format: "%@ %.0f%% %.0f", $0.0, $0.1, $0.2) }.joined(separator: ", "))
-        print("  load average \(r.load.0) → \(r.load.1)")
+        say("  load average \(r.load.0) → \(r.load.1)")
     }
 
     static func printSummary(_ reports: [PhaseReport], peaks: [(String, [String: Int])]) {
-        print("\n== summary (markdown)\n")
-        print("| offered | accepted/s | end-to-end/s | drain | 201→inbox p50 / p99 | 201→e-mail p50 / p99 | 201→status p50 / p99 | intake p99 | commits/app | WAL syncs/app | unseen in inbox |")
-        print("|---|---|---|---|---|---|---|---|---|---|---|")
+        say("\n== summary (markdown)\n")
+        say("| offered | accepted/s | end-to-end/s | drain | 201→inbox p50 / p99 | 201→e-mail p50 / p99 | 201→status p50 / p99 | intake p99 | commits/app | WAL syncs/app | unseen in inbox |")
+        say("|---|---|---|---|---|---|---|---|---|---|---|")
         for r in reports {
-            print(String(format: "| %@ | %.0f | %.0f | %.1f s | %@ / %@ ms | %@ / %@ ms | %@ / %@ ms | %@ ms | %.2f | %@ | %d |",
+            say(String(format: "| %@ | %.0f | %.0f | %.1f s | %@ / %@ ms | %@ / %@ ms | %@ / %@ ms | %@ ms | %.2f | %@ | %d |",
                          r.offered, r.acceptedPerSecond, r.endToEndPerSecond, r.drainSeconds,
                          ms(percentile(r.inbox, 0.5)), ms(percentile(r.inbox, 0.99)), ms(percentile(r.mail, 0.5)), ms(percentile(r.mail, 0.99)),
                          ms(percentile(r.status, 0.5)), ms(percentile(r.status, 0.99)), ms(percentile(r.intakeLatency, 0.99)),
                          r.commitsPerApplication, r.walSyncsPerApplication.map { String(format: "%.2f", $0) } ?? "—", r.inboxUnseen))
         }
-        print("\nCPU, % of one core averaged over each phase (posting and drain):\n")
-        print("| process | " + reports.map(\.offered).joined(separator: " | ") + " |")
-        print("|---|" + reports.map { _ in "---|" }.joined())
+        say("\nCPU, % of one core averaged over each phase (posting and drain):\n")
+        say("| process | " + reports.map(\.offered).joined(separator: " | ") + " |")
+        say("|---|" + reports.map { _ in "---|" }.joined())
         for name in processOrder {
             let cells = reports.map { r in r.cpu.first { $0.0 == name }.map { String(format: "%.0f %%", $0.1) } ?? "—" }
-            print("| \(name) | " + cells.joined(separator: " | ") + " |")
+            say("| \(name) | " + cells.joined(separator: " | ") + " |")
         }
-        print("\nPeak RSS (VmHWM, MiB) after each phase:\n")
-        print("| process | " + peaks.map(\.0).joined(separator: " | ") + " |")
-        print("|---|" + peaks.map { _ in "---|" }.joined())
+        say("\nPeak RSS (VmHWM, MiB) after each phase:\n")
+        say("| process | " + peaks.map(\.0).joined(separator: " | ") + " |")
+        say("|---|" + peaks.map { _ in "---|" }.joined())
         for name in AmtswegSystem.serviceNames + ["servicekonto-sandbox", "aiosmtpd", "postgres (largest process)", "system-bench"] {
-            print("| \(name) | " + peaks.map { mib($0.1[name]) }.joined(separator: " | ") + " |")
+            say("| \(name) | " + peaks.map { mib($0.1[name]) }.joined(separator: " | ") + " |")
         }
         if let last = reports.last(where: { $0.offered == "max" }) {
-            print(String(format: "\ntarget ≥ 1,000 applications/s sustained: %@ (accepted %.0f/s, end-to-end %.0f/s)",
+            say(String(format: "\ntarget ≥ 1,000 applications/s sustained: %@ (accepted %.0f/s, end-to-end %.0f/s)",
                          last.endToEndPerSecond >= 1000 ? "met" : "NOT met", last.acceptedPerSecond, last.endToEndPerSecond))
         }
         if let hundred = reports.first(where: { $0.offered == "100/s" }) {
             let p99 = percentile(hundred.inbox, 0.99)
-            print("target p99 intake→inbox ≤ 25 ms at 100/s: \(p99 <= 0.025 ? "met" : "NOT met") (\(ms(p99)) ms)")
+            say("target p99 intake→inbox ≤ 25 ms at 100/s: \(p99 <= 0.025 ? "met" : "NOT met") (\(ms(p99)) ms)")
         }
     }
 }
