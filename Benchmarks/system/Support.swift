@@ -99,6 +99,16 @@ enum Proc {
         return nil
     }
 
+    /// CPU seconds the whole machine spent busy (all cores; user, nice, system, irq, softirq, steal).
+    static func machineBusySeconds() -> Double {
+        guard let text = try? String(contentsOfFile: "/proc/stat", encoding: .utf8),
+              let line = text.split(separator: "\n").first(where: { $0.hasPrefix("cpu ") }) else { return 0 }
+        let fields = line.split(separator: " ").dropFirst().compactMap { Double($0) }
+        guard fields.count >= 8 else { return 0 }
+        // user nice system idle iowait irq softirq steal
+        return (fields[0] + fields[1] + fields[2] + fields[5] + fields[6] + fields[7]) / ticks
+    }
+
     static func loadAverage() -> String {
         ((try? String(contentsOfFile: "/proc/loadavg", encoding: .utf8)) ?? "?").split(separator: " ").prefix(3).joined(separator: " ")
     }

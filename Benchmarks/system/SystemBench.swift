@@ -222,6 +222,11 @@ struct SystemBench {
                 let used = end - (cpuBefore.seconds[name] ?? 0)
                 return (name, used / elapsed * 100, used / count * 1e6)
             }
+            // What else ran on the machine meanwhile (another engineer's builds and tests).
+            let ours = report.cpu.reduce(0) { $0 + $1.1 }
+            let machine = ((cpuAfter.seconds["whole machine"] ?? 0) - (cpuBefore.seconds["whole machine"] ?? 0)) / elapsed * 100
+            report.cpu.append(("outside the benchmark", max(0, machine - ours), max(0, machine - ours) * elapsed / 100 / count * 1e6))
+            report.cpu.append(("whole machine (of \(ProcessInfo.processInfo.activeProcessorCount * 100) %)", machine, machine * elapsed / 100 / count * 1e6))
             report.load = (loadBefore, loadAfter)
             reports.append(report)
             peaks.append((report.offered, peakRSS(system, pids)))
@@ -362,6 +367,7 @@ struct SystemBench {
         for (name, pid) in pids {
             seconds[name] = name == "postgres" ? Proc.tree(pid).reduce(0) { $0 + Proc.cpuSeconds($1) } : Proc.cpuSeconds(pid)
         }
+        seconds["whole machine"] = Proc.machineBusySeconds()
         return CPUSnapshot(time: monoNow(), seconds: seconds)
     }
 
@@ -413,7 +419,7 @@ struct SystemBench {
         say("\nCPU, % of one core averaged over each phase (posting and drain):\n")
         say("| process | " + reports.map(\.offered).joined(separator: " | ") + " |")
         say("|---|" + reports.map { _ in "---|" }.joined())
-        for name in processOrder {
+        for name in processOrder + ["outside the benchmark", "whole machine (of \(ProcessInfo.processInfo.activeProcessorCount * 100) %)"] {
             let cells = reports.map { r in r.cpu.first { $0.0 == name }.map { String(format: "%.0f %%", $0.1) } ?? "—" }
             say("| \(name) | " + cells.joined(separator: " | ") + " |")
         }
