@@ -2,7 +2,7 @@ import Foundation
 import HTTPTestSupport
 import Synchronization
 
-/// A caseworker's client: one keep-alive connection, long-polls on `GET /v1/inbox?wait=10&limit=200`
+/// A caseworker's client: one keep-alive connection, long-polls on `GET /v1/inbox?wait=10&limit=200` (`limit` settable)
 /// with `If-None-Match`, on a thread of its own. After each 200 it notes the first-seen time of
 /// every id on the page. The inbox is newest first, so when more than 200 applications arrive
 /// between two answers the page is all new ids: then it follows `next_cursor` (up to
@@ -20,6 +20,7 @@ final class InboxWatcher: Sendable {
     let port: Int
     let token: String
     let maxExtraPages: Int
+    let limit: Int
     /// Lower-cased application id → wall time of the answer that first showed it.
     let seen = Locked<[String: Double]>([:])
     let counters = Locked(Counters())
@@ -27,7 +28,8 @@ final class InboxWatcher: Sendable {
     private let socket = Atomic<Int32>(-1)
     private let finished = Locked<Bool>(false)
 
-    init(port: Int, token: String, maxExtraPages: Int = 10) {
+    init(port: Int, token: String, limit: Int = 200, maxExtraPages: Int = 10) {
+        self.limit = limit
         self.port = port
         self.token = token
         self.maxExtraPages = maxExtraPages
@@ -61,7 +63,7 @@ final class InboxWatcher: Sendable {
                     socket.store(made.fd, ordering: .sequentiallyConsistent)
                     client = made
                 }
-                let response = try exchange(client!, "/v1/inbox?wait=10&limit=200", etag: etag)
+                let response = try exchange(client!, "/v1/inbox?wait=10&limit=\(limit)", etag: etag)
                 let now = wallNow()
                 if response.status == 304 {
                     counters.with { $0.answers304 += 1 }
@@ -83,7 +85,7 @@ final class InboxWatcher: Sendable {
                     let allNew = record(page.ids, at: pageTime)
                     guard allNew, let cursor = page.nextCursor, extra < maxExtraPages else { break }
                     extra += 1
-                    let more = try exchange(client!, "/v1/inbox?limit=200&cursor=\(cursor)", etag: nil)
+                    let more = try exchange(client!, "/v1/inbox?limit=\(limit)&cursor=\(cursor)", etag: nil)
                     guard more.status == 200 else { throw BenchError("inbox page answered \(more.status)") }
                     pageTime = wallNow()
                     page = Self.parse(more.body)

@@ -6,7 +6,7 @@
 // sandbox; plus CPU per process, peak RSS of each service, and PostgreSQL commits per application.
 //
 //   Benchmarks/system/run.sh [--seconds 20] [--rates 100,500,max] [--posters 64] [--connections 64]
-//                            [--warmup 200] [--drain-timeout 300] [--env routing:ROUTING_CONCURRENCY=8]
+//                            [--warmup 200] [--inbox-limit 200] [--drain-timeout 300] [--env routing:ROUTING_CONCURRENCY=8]
 //
 // Everything runs on this machine: a private PostgreSQL with fsync and synchronous_commit on,
 // the services' production defaults (no fast-recovery settings), LOG_LEVEL=warning.
@@ -23,6 +23,7 @@ struct Options: Sendable {
     var posters = 64
     var connections = 64
     var warmup = 200
+    var inboxLimit = 200
     var drainTimeout = 300.0
     var environment: [String: [String: String]] = [:]
 
@@ -40,6 +41,7 @@ struct Options: Sendable {
             case "--posters": posters = Int(try value()) ?? posters
             case "--connections": connections = Int(try value()) ?? connections
             case "--warmup": warmup = Int(try value()) ?? warmup
+            case "--inbox-limit": inboxLimit = Int(try value()) ?? inboxLimit
             case "--drain-timeout": drainTimeout = Double(try value()) ?? drainTimeout
             case "--env":
                 // service:NAME=VALUE
@@ -168,7 +170,7 @@ struct SystemBench {
         let client = HTTPClient(HTTPClientConfiguration(connections: options.connections, requestTimeout: .seconds(60)))
         defer { client.shutdown() }
         let poster = Poster(client: client, url: "http://127.0.0.1:\(system.intake.port)/v1/applications", key: system.demo.erkelenzIntakeKey)
-        let watcher = InboxWatcher(port: system.inbox.port, token: system.demo.annaToken)
+        let watcher = InboxWatcher(port: system.inbox.port, token: system.demo.annaToken, limit: options.inboxLimit)
         watcher.start()
         let journals = Journals(system: system)
         let pids = processIDs(system)
