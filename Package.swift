@@ -173,6 +173,13 @@ let package = Package(
         ),
 
         .executableTarget(
+            name: "system-bench",
+            dependencies: ["SystemTestSupport", "MailTestSupport", "HTTPTestSupport", "HTTPClient", "Postgres"],
+            path: "Benchmarks/system",
+            exclude: ["run.sh"]
+        ),
+
+        .executableTarget(
             name: "http-bench-server",
             dependencies: ["HTTPServer", "ServiceRuntime"],
             path: "Benchmarks/http/Server"
