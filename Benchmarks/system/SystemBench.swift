@@ -26,6 +26,8 @@ struct Options: Sendable {
     var inboxLimit = 200
     var drainTimeout = 300.0
     var environment: [String: [String: String]] = [:]
+    /// Print the statements that cost PostgreSQL the most time per phase (pg_stat_statements).
+    var statements = false
 
     init(_ arguments: [String]) throws {
         var index = 0
@@ -43,6 +45,7 @@ struct Options: Sendable {
             case "--warmup": warmup = Int(try value()) ?? warmup
             case "--inbox-limit": inboxLimit = Int(try value()) ?? inboxLimit
             case "--drain-timeout": drainTimeout = Double(try value()) ?? drainTimeout
+            case "--statements": statements = true
             case "--env":
                 // service:NAME=VALUE
                 let text = try value()
@@ -155,6 +158,7 @@ struct SystemBench {
         systemOptions.fastRecovery = false
         systemOptions.logLevel = "warning"
         systemOptions.environment = options.environment
+        systemOptions.statementStatistics = options.statements
         let started = monoNow()
         try await AmtswegSystem.with(systemOptions) { system in
             say(String(format: "system up in %.1f s (PostgreSQL fsync on, services with production defaults)", monoNow() - started))
@@ -193,6 +197,7 @@ struct SystemBench {
             say("== phase \(label), \(Int(options.seconds)) s; load average \(Proc.loadAverage())")
             let loadBefore = Proc.loadAverage()
             let before = try await dbCounters(system)
+            if options.statements { try await resetStatements(system) }
             let watcherBefore = watcher.counters.value
             let cpuBefore = cpuSnapshot(pids)
             let outcomes: [Outcome]
@@ -233,6 +238,7 @@ struct SystemBench {
             reports.append(report)
             peaks.append((report.offered, peakRSS(system, pids)))
             printPhase(report)
+            if options.statements { try await printStatements(system, applications: posted.count) }
         }
         let counters = watcher.counters.value
         await watcher.stop()
@@ -341,6 +347,25 @@ struct SystemBench {
             inboxUnseen: posted.count - inbox.count, mailMissing: posted.count - mail.count, statusMissing: posted.count - status.count,
             endToEndPerSecond: Double(complete) / max(lastCompletion - postStart, 1e-9), drainSeconds: lastCompletion - postEnd,
             commitsPerApplication: 0, walSyncsPerApplication: nil, watcherAnswers: 0, watcherExtraPages: 0, cpu: [], load: ("", ""))
+    }
+
+    static func resetStatements(_ system: AmtswegSystem) async throws {
+        try await system.database.query("CREATE EXTENSION IF NOT EXISTS pg_stat_statements")
+        try await system.database.query("SELECT pg_stat_statements_reset()")
+    }
+
+    /// The 15 statements with the most execution time in the phase, across all databases' users.
+    static func printStatements(_ system: AmtswegSystem, applications: Int) async throws {
+        let rows = try await system.database.query("""
+            SELECT calls, total_exec_time, left(regexp_replace(query, '\\s+', ' ', 'g'), 110) AS query
+            FROM pg_stat_statements ORDER BY total_exec_time DESC LIMIT 15
+            """)
+        say("statements by execution time (calls per application, mean ms, total ms):")
+        for row in rows {
+            let calls = try row.decode("calls", as: Int64.self), total = try row.decode("total_exec_time", as: Double.self)
+            say(String(format: "  %6.2f/app %7.3f ms %8.0f ms  ", Double(calls) / Double(max(applications, 1)), total / Double(max(calls, 1)), total)
+                + (try row.decode("query", as: String.self)))
+        }
     }
 
     static func dbCounters(_ system: AmtswegSystem) async throws -> (commits: Int64, walSyncs: Int64?) {

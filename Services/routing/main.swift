@@ -62,7 +62,7 @@ func makeServices(_ runtime: ServiceRuntime) async throws -> [any Service] {
                           metrics: runtime.metrics, logger: runtime.logger)
     let listener = PostgresListener(configuration: configuration, logger: runtime.logger)
     let consumer = QueueConsumer(
-        pool: pool, listener: listener,
+        pool: pool, bookkeepingPool: .queueBookkeeping(configuration, logger: runtime.logger), listener: listener,
         configuration: ConsumerConfiguration(queue: .route, batchSize: batchSize, concurrency: concurrency, leaseDuration: lease,
                                              pollInterval: poll, shutdownDeadline: runtime.configuration.shutdownGracePeriod),
         handler: .transactional(RouteJobHandler(routing: routing, metrics: runtime.metrics)),

@@ -78,6 +78,8 @@ public final class QueueConsumer: Sendable {
 
     public let configuration: ConsumerConfiguration
     private let pool: PostgresPool
+    /// Claims, effect acks, retries, lease extensions and hand-backs (see `init`).
+    private let bookkeeping: PostgresPool
     private let listener: PostgresListener?
     private let handler: Handler
     private let logger: Logger
@@ -87,11 +89,20 @@ public final class QueueConsumer: Sendable {
     private let flushNeeded = WakeSignal()
     private let counters: ConsumerMetrics
 
+    /// - Parameter bookkeepingPool: where the queue's own bookkeeping runs — claims, acks of
+    ///   `.effects` handlers, retries, lease extensions, hand-backs. Give it a pool whose sessions
+    ///   commit with `synchronous_commit = off` (`PostgresConfiguration.synchronousCommit`) to spare
+    ///   those commits their WAL flush: a crash of the database can lose only the last few hundred
+    ///   milliseconds of them, and losing any of them only makes a job run again (at least once, as
+    ///   always). Transactional handlers' work and their ack, and moves to dead letters, stay on
+    ///   `pool`, whose durable commit also makes every earlier bookkeeping commit durable (the WAL
+    ///   is flushed in order). nil = `pool` for everything.
     public init(
-        pool: PostgresPool, listener: PostgresListener?, configuration: ConsumerConfiguration,
+        pool: PostgresPool, bookkeepingPool: PostgresPool? = nil, listener: PostgresListener?, configuration: ConsumerConfiguration,
         handler: Handler, logger: Logger, metrics: MetricsRegistry? = nil
     ) {
         self.pool = pool
+        self.bookkeeping = bookkeepingPool ?? pool
         self.listener = listener
         self.configuration = configuration
         self.handler = handler
@@ -140,7 +151,7 @@ public final class QueueConsumer: Sendable {
 
     private func claim(limit: Int) async throws -> [Job] {
         let leaseID = UUID()
-        let rows = try await pool.query(QueueSQL.claim(
+        let rows = try await bookkeeping.query(QueueSQL.claim(
             queue: configuration.queue, limit: limit, leaseID: leaseID, consumer: configuration.consumerName,
             leaseMilliseconds: configuration.leaseDuration.milliseconds
         ))
@@ -266,7 +277,7 @@ public final class QueueConsumer: Sendable {
     private func settle(_ batch: [Completion]) async throws {
         let done = batch.filter { if case .done = $0.outcome { true } else { false } }
         if !done.isEmpty {
-            let rows = try await pool.query(QueueSQL.complete(ids: done.map(\.job.id), leases: done.map(\.job.leaseID)))
+            let rows = try await bookkeeping.query(QueueSQL.complete(ids: done.map(\.job.id), leases: done.map(\.job.leaseID)))
             counters.done.increment(by: Double(rows.count), counters.labels)
             let lost = done.count - rows.count
             if lost > 0 {
@@ -278,7 +289,7 @@ public final class QueueConsumer: Sendable {
             switch completion.outcome {
             case .done: break
             case .retry(let delay, let reason):
-                try await pool.query(QueueSQL.retry(id: completion.job.id, leaseID: completion.job.leaseID, delayMilliseconds: delay.milliseconds, error: reason))
+                try await bookkeeping.query(QueueSQL.retry(id: completion.job.id, leaseID: completion.job.leaseID, delayMilliseconds: delay.milliseconds, error: reason))
                 counters.retried.increment(by: 1, counters.labels)
             case .dead(let reason):
                 try await pool.query(QueueSQL.kill(id: completion.job.id, leaseID: completion.job.leaseID, error: reason))
@@ -385,7 +396,7 @@ public final class QueueConsumer: Sendable {
     private func handBack(_ jobs: [Job]) async {
         guard !jobs.isEmpty else { return }
         do {
-            try await pool.query(QueueSQL.release(ids: jobs.map(\.id), leases: jobs.map(\.leaseID)))
+            try await bookkeeping.query(QueueSQL.release(ids: jobs.map(\.id), leases: jobs.map(\.leaseID)))
         } catch {
             logger.warning("cannot hand jobs back; they return when their lease ends", ["count": String(jobs.count)])
         }
@@ -396,7 +407,7 @@ public final class QueueConsumer: Sendable {
         let claimed = state.withLock { Array($0.running) }
         guard !claimed.isEmpty else { return }
         do {
-            try await pool.query(QueueSQL.release(ids: claimed.map(\.id), leases: claimed.map(\.leaseID)))
+            try await bookkeeping.query(QueueSQL.release(ids: claimed.map(\.id), leases: claimed.map(\.leaseID)))
             logger.info("handed back unfinished jobs", ["count": String(claimed.count)])
         } catch {
             logger.warning("cannot hand jobs back; they return when their lease ends", ["count": String(claimed.count)])
@@ -411,7 +422,7 @@ public final class QueueConsumer: Sendable {
             if Task.isCancelled { return }
             let claimed = state.withLock { Array($0.running) }
             guard !claimed.isEmpty else { continue }
-            _ = try? await pool.query(QueueSQL.extendLeases(
+            _ = try? await bookkeeping.query(QueueSQL.extendLeases(
                 ids: claimed.map(\.id), leases: claimed.map(\.leaseID), leaseMilliseconds: configuration.leaseDuration.milliseconds
             ))
         }
@@ -450,5 +461,15 @@ struct ConsumerMetrics: Sendable {
         dead = registry.counter("amtsweg_queue_jobs_dead_total", help: "Jobs moved to the dead letters")
         leaseLost = registry.counter("amtsweg_queue_leases_lost_total", help: "Jobs whose lease expired before their ack (they run again elsewhere)")
         handlerSeconds = registry.histogram("amtsweg_queue_handler_seconds", help: "Time a handler took per job")
+    }
+}
+
+extension PostgresPool {
+    /// A small pool for a ``QueueConsumer``'s bookkeeping (`bookkeepingPool`): the same database,
+    /// sessions with `synchronous_commit = off`.
+    public static func queueBookkeeping(_ configuration: PostgresConfiguration, connections: Int = 4, logger: Logger) -> PostgresPool {
+        var asynchronous = configuration
+        asynchronous.synchronousCommit = false
+        return PostgresPool(configuration: asynchronous, pool: PostgresPoolConfiguration(maxConnections: connections), logger: logger)
     }
 }

@@ -7,12 +7,13 @@ import TestSupport
 import Testing
 
 /// While applications are posted, a random service is SIGKILLed and restarted every few seconds,
-/// PostgreSQL is restarted once, and the postbox sandbox answers a share of calls with 500 and
-/// 429. Afterwards every promise is checked and the figures printed.
+/// PostgreSQL crashes once (`pg_ctl stop -m immediate`, then recovery), and the postbox sandbox
+/// answers a share of calls with 500 and 429. Afterwards every promise is checked and the figures
+/// printed.
 ///
 /// CI runs it with 500 applications. `deploy/fault-test.sh 10000` runs the same test with more
 /// (the count comes from `AMTSWEG_FAULT_APPLICATIONS`).
-@Suite("Fault injection: crashes, a database restart and postbox errors lose nothing", .serialized)
+@Suite("Fault injection: service crashes, a database crash and postbox errors lose nothing", .serialized)
 struct FaultInjectionTests {
     struct Plan {
         var applications: Int
@@ -78,14 +79,14 @@ struct FaultRun: Sendable {
         let state = RunState()
         let plan = self.plan, system = self.system
 
-        // Chaos: a random service crashes and comes back every `killEvery`; PostgreSQL restarts
-        // once, half way through; one more crash after the last post, while routing, e-mail and
+        // Chaos: a random service crashes and comes back every `killEvery`; PostgreSQL crashes and
+        // recovers once, half way through; one more crash after the last post, while routing, e-mail and
         // postbox work is still in flight.
         async let chaos: Void = {
             while !state.postingDone.load(ordering: .relaxed) {
                 try await Task.sleep(for: plan.killEvery)
                 if !state.postgresRestarted.load(ordering: .relaxed), state.posted.withLock({ $0.count }) >= plan.applications / 2 {
-                    try await system.postgres.restart()
+                    try await system.postgres.crashAndRestart()
                     state.postgresRestarted.store(true, ordering: .relaxed)
                     continue
                 }
@@ -117,7 +118,7 @@ struct FaultRun: Sendable {
         let applications = state.posted.withLock { $0 }
         report.kills = state.kills.current
         report.postgresRestarted = state.postgresRestarted.load(ordering: .relaxed)
-        report.lines.append("fault run: \(applications.count) applications accepted in \(postingTime) (\(state.retries.current) retried posts), \(report.kills) services SIGKILLed and restarted, PostgreSQL restarted: \(report.postgresRestarted)")
+        report.lines.append("fault run: \(applications.count) applications accepted in \(postingTime) (\(state.retries.current) retried posts), \(report.kills) services SIGKILLed and restarted, PostgreSQL crashed and recovered: \(report.postgresRestarted)")
 
         // Let everything settle: no job queued or running (or the time is up).
         try await system.setSandboxFaults()

@@ -106,6 +106,16 @@ import TestSupport
         #expect(try rows[0].decode("timeout", as: String.self) == "1234ms")
         #expect(try rows[0].decode("zone", as: String.self) == "UTC")
         await #expect(throws: PostgresError.self) { try await connection.query("SELECT pg_sleep(2)") }
+        #expect(try await connection.query("SELECT current_setting('plan_cache_mode') AS mode")[0].decode("mode", as: String.self) == "auto")
+        // Durable commits even though the test server's default is synchronous_commit = off.
+        #expect(try await connection.query("SELECT current_setting('synchronous_commit') AS s")[0].decode("s", as: String.self) == "on")
         await connection.close()
+
+        configuration.customPlans = true
+        configuration.synchronousCommit = false
+        let planning = try await PostgresConnection.connect(configuration)
+        #expect(try await planning.query("SELECT current_setting('plan_cache_mode') AS mode")[0].decode("mode", as: String.self) == "force_custom_plan")
+        #expect(try await planning.query("SELECT current_setting('synchronous_commit') AS s")[0].decode("s", as: String.self) == "off")
+        await planning.close()
     }
 }

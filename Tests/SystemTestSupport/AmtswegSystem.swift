@@ -17,6 +17,8 @@ public final class AmtswegSystem: Sendable {
         public var privatePostgres = false
         /// With `privatePostgres`: fsync and synchronous commit on, as in production.
         public var durablePostgres = false
+        /// With `privatePostgres`: load `pg_stat_statements` (see which statements cost).
+        public var statementStatistics = false
         /// The SMTP server refuses recipients at these domains with 550 (a permanent fault).
         public var smtpRejectDomains: [String] = []
         /// Extra environment per process (`intake`, `inbox`, `routing`, `notification`,
@@ -51,7 +53,7 @@ public final class AmtswegSystem: Sendable {
     /// Starts everything, runs `body`, stops everything.
     public static func with<T: Sendable>(_ options: Options = Options(), _ body: (AmtswegSystem) async throws -> T) async throws -> T {
         let postgres = options.privatePostgres
-            ? try await PostgresTestServer.start(options: .init(durable: options.durablePostgres))
+            ? try await PostgresTestServer.start(options: .init(durable: options.durablePostgres, statementStatistics: options.statementStatistics))
             : try await PostgresTestServer.shared()
         let result: Result<T, Error>
         do {

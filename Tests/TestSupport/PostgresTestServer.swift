@@ -15,9 +15,12 @@ public final class PostgresTestServer: Sendable {
         /// Durable commits (fsync on). Tests turn it off for speed; benchmarks keep it on.
         public var durable: Bool
         public var maxConnections: Int
-        public init(durable: Bool = false, maxConnections: Int = 300) {
+        /// Load `pg_stat_statements` (benchmarks that want to see which statements cost).
+        public var statementStatistics: Bool
+        public init(durable: Bool = false, maxConnections: Int = 300, statementStatistics: Bool = false) {
             self.durable = durable
             self.maxConnections = maxConnections
+            self.statementStatistics = statementStatistics
         }
     }
 
@@ -91,6 +94,9 @@ public final class PostgresTestServer: Sendable {
         if !options.durable {
             settings += ["fsync = off", "synchronous_commit = off", "full_page_writes = off"]
         }
+        if options.statementStatistics {
+            settings += ["shared_preload_libraries = 'pg_stat_statements'", "pg_stat_statements.track = all"]
+        }
         let configuration = settings.joined(separator: "\n") + "\n"
         let handle = try FileHandle(forWritingTo: URL(fileURLWithPath: directory + "/data/postgresql.conf"))
         handle.seekToEndOfFile()
@@ -114,6 +120,15 @@ public final class PostgresTestServer: Sendable {
     public func restart() async throws {
         guard let directory else { throw TestServerError("cannot restart an external server") }
         try await pgctl(["restart", "-m", "fast", "-w", "-t", "60", "-l", directory + "/server.log"])
+    }
+
+    /// A crash and recovery: `pg_ctl stop -m immediate` (no checkpoint; WAL still in the server's
+    /// buffers — commits made with `synchronous_commit = off` in the last moments — is lost), then
+    /// start, which replays the WAL.
+    public func crashAndRestart() async throws {
+        guard let directory else { throw TestServerError("cannot crash an external server") }
+        try await pgctl(["stop", "-m", "immediate", "-w", "-t", "60"])
+        try await pgctl(["start", "-w", "-t", "60", "-l", directory + "/server.log"])
     }
 
     // MARK: Databases

@@ -23,7 +23,8 @@ public enum InboxService {
         let retentionEnabled = try environment.bool("RETENTION_ENABLED", default: true)
         let longPollLimit = try environment.int("LONG_POLL_MAX_SECONDS", default: 60, range: 1...60)
         let retentionCheck = try environment.seconds("RETENTION_CHECK_SECONDS", default: .seconds(3600))
-        let configuration = PostgresConfiguration(url: runtime.configuration.databaseURL, applicationName: "inbox")
+        // Custom plans: the inbox and admin lists are queries with optional filters (see PostgresConfiguration.customPlans).
+        let configuration = PostgresConfiguration(url: runtime.configuration.databaseURL, applicationName: "inbox", customPlans: true)
         let pool = PostgresPool(configuration: configuration, pool: PostgresPoolConfiguration(maxConnections: poolSize), logger: runtime.logger)
         let notifyPool = PostgresPool(configuration: configuration, pool: PostgresPoolConfiguration(maxConnections: 1), logger: runtime.logger)
         let migrator = Migrator(logger: runtime.logger)

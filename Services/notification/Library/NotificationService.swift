@@ -44,7 +44,7 @@ public enum NotificationService {
         JobQueue(pool: pool, notifier: nil).registerStatistics(in: runtime.metrics)
         let listener = PostgresListener(configuration: configuration, logger: runtime.logger)
         let consumer = QueueConsumer(
-            pool: pool, listener: listener,
+            pool: pool, bookkeepingPool: .queueBookkeeping(configuration, logger: runtime.logger), listener: listener,
             configuration: ConsumerConfiguration(queue: .notifyEmail, concurrency: concurrency, leaseDuration: .seconds(leaseSeconds)),
             handler: .effects(handler), logger: runtime.logger, metrics: runtime.metrics)
         let router = runtime.makeRouter()

@@ -14,12 +14,14 @@ public final class ServicekontoBridge: Sendable {
     public let poller: ReplyPoller
     public let configuration: BridgeConfiguration
 
-    public init(pool: PostgresPool, listener: PostgresListener?, queue: JobQueue, configuration: BridgeConfiguration, logger: Logger, metrics: MetricsRegistry) {
+    /// - Parameter bookkeepingPool: the consumer's claims and acks (see ``QueueConsumer``); nil = `pool`.
+    public init(pool: PostgresPool, bookkeepingPool: PostgresPool? = nil, listener: PostgresListener?, queue: JobQueue,
+                configuration: BridgeConfiguration, logger: Logger, metrics: MetricsRegistry) {
         self.configuration = configuration
         client = ServicekontoClient(configuration.client)
         let handler = OutboxHandler(pool: pool, queue: queue, client: client, configuration: configuration, logger: logger, metrics: metrics)
         consumer = QueueConsumer(
-            pool: pool, listener: listener,
+            pool: pool, bookkeepingPool: bookkeepingPool, listener: listener,
             configuration: ConsumerConfiguration(
                 queue: .citizenOutbox, batchSize: 100, concurrency: configuration.concurrency,
                 leaseDuration: configuration.leaseDuration, pollInterval: configuration.pollInterval, backoff: configuration.backoff),
@@ -67,7 +69,9 @@ public enum BridgeService {
         if migrate { try await migrator.migrate(pool) }
         let queue = JobQueue(pool: pool, notifier: QueueNotifier(pool: notifyPool, logger: runtime.logger))
         let listener = PostgresListener(configuration: configuration, logger: runtime.logger)
-        let bridge = ServicekontoBridge(pool: pool, listener: listener, queue: queue, configuration: bridgeConfiguration, logger: runtime.logger, metrics: runtime.metrics)
+        let bridge = ServicekontoBridge(
+            pool: pool, bookkeepingPool: .queueBookkeeping(configuration, logger: runtime.logger), listener: listener, queue: queue,
+            configuration: bridgeConfiguration, logger: runtime.logger, metrics: runtime.metrics)
         var router = runtime.makeRouter()
         router.get("/v1/bridge") { _ in
             struct Info: Encodable { var servicekonto_url: String; var reply_polling: Bool }
