@@ -31,6 +31,7 @@ public enum Migrations {
         M0002Domain.migration,
         M0003PostalCodeRanges.migration,
         M0004Inbox.migration,
+        M0005QueueVacuum.migration,
     ]
 
     public static var latestVersion: Int { all.map(\.version).max() ?? 0 }

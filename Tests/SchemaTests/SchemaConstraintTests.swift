@@ -189,4 +189,11 @@ import TestSupport
         #expect(try await migrator.status(db.pool).isCurrent)
         #expect(try await db.scalar("SELECT max(version) FROM schema_migrations", as: Int.self) == Migrations.latestVersion)
     }
+
+    @Test func theQueueTableIsVacuumedAfterAFixedNumberOfDeadRows() async throws {
+        let db = try await TestDatabase.make()
+        let options = try await db.scalar("SELECT array_to_string(reloptions, ',') FROM pg_class WHERE relname = 'queue_jobs'", as: String.self)
+        #expect(options.contains("autovacuum_vacuum_scale_factor=0"), "\(options)")
+        #expect(options.contains("autovacuum_vacuum_threshold=1000"), "\(options)")
+    }
 }

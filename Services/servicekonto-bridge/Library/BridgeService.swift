@@ -19,7 +19,8 @@ public final class ServicekontoBridge: Sendable {
                 configuration: BridgeConfiguration, logger: Logger, metrics: MetricsRegistry) {
         self.configuration = configuration
         client = ServicekontoClient(configuration.client)
-        let handler = OutboxHandler(pool: pool, queue: queue, client: client, configuration: configuration, logger: logger, metrics: metrics)
+        let handler = OutboxHandler(pool: pool, deliveryPool: bookkeepingPool, queue: queue, client: client,
+                                    configuration: configuration, logger: logger, metrics: metrics)
         consumer = QueueConsumer(
             pool: pool, bookkeepingPool: bookkeepingPool, listener: listener,
             configuration: ConsumerConfiguration(

@@ -35,14 +35,20 @@ public struct DeliveryFailedNotification: Codable, Sendable, Equatable {
 /// earlier one still queued is put back (a new delayed job) for up to `orderWait`.
 public struct OutboxHandler: JobHandler {
     let pool: PostgresPool
+    /// Where `delivered` is recorded: the queue's bookkeeping pool (commits without waiting for the
+    /// WAL flush). A crash of the database can lose that mark only together with the job's ack,
+    /// so the job runs again and the postbox answers the repeated id as a duplicate.
+    let deliveryPool: PostgresPool
     let queue: JobQueue
     let client: ServicekontoClient
     let configuration: BridgeConfiguration
     let logger: Logger
     let outcomes: Counter
 
-    public init(pool: PostgresPool, queue: JobQueue, client: ServicekontoClient, configuration: BridgeConfiguration, logger: Logger, metrics: MetricsRegistry) {
+    public init(pool: PostgresPool, deliveryPool: PostgresPool? = nil, queue: JobQueue, client: ServicekontoClient,
+                configuration: BridgeConfiguration, logger: Logger, metrics: MetricsRegistry) {
         self.pool = pool
+        self.deliveryPool = deliveryPool ?? pool
         self.queue = queue
         self.client = client
         self.configuration = configuration
@@ -236,7 +242,7 @@ public struct OutboxHandler: JobHandler {
 
     func markDelivered(_ message: Loaded, receipt: PostboxReceipt) async throws {
         let receivedAt = RFC3339.parse(receipt.receivedAt)
-        try await pool.query("""
+        try await deliveryPool.query("""
             WITH updated AS (
                 UPDATE messages SET delivery_state = 'delivered', external_id = \(receipt.receiverId),
                        delivered_at = COALESCE(\(receivedAt)::timestamptz, now()), failure_reason = NULL, updated_at = now()
