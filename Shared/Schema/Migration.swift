@@ -32,6 +32,7 @@ public enum Migrations {
         M0003PostalCodeRanges.migration,
         M0004Inbox.migration,
         M0005QueueVacuum.migration,
+        M0006RedundantTenantKeys.migration,
     ]
 
     public static var latestVersion: Int { all.map(\.version).max() ?? 0 }

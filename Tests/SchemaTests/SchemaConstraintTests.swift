@@ -73,6 +73,16 @@ import TestSupport
             INSERT INTO messages (tenant_id, application_id, direction, kind, body, trust_level, mailbox_id, delivery_state, subject, postbox_status)
             VALUES (\(f.tenantB), \(f.applicationA), 'outbound', 'information', 'x', 'basic', gen_random_uuid(), 'queued', 's', NULL)
             """)
+        // A tenant that does not exist is refused through the application key (migration 6 dropped
+        // the direct, redundant tenant keys of these tables).
+        await expectViolation(f.db, "timeline_events_application_fk", query: """
+            INSERT INTO timeline_events (tenant_id, application_id, kind, visibility, actor_kind)
+            VALUES (gen_random_uuid(), \(f.applicationA), 'assigned', 'internal', 'system')
+            """)
+        await expectViolation(f.db, "messages_application_fk", query: """
+            INSERT INTO messages (tenant_id, application_id, direction, kind, body, trust_level, mailbox_id, delivery_state, subject, postbox_status)
+            VALUES (gen_random_uuid(), \(f.applicationA), 'outbound', 'information', 'x', 'basic', gen_random_uuid(), 'queued', 's', NULL)
+            """)
         // The same-tenant versions work.
         try await f.db.pool.query("UPDATE applications SET status = 'assigned', area_id = \(f.areaA) WHERE id = \(f.applicationA)")
         try await f.db.pool.query("UPDATE applications SET status = 'in_progress', claimed_by = \(f.caseworkerA) WHERE id = \(f.applicationA)")
