@@ -6,7 +6,7 @@
 // sandbox; plus CPU per process, peak RSS of each service, and PostgreSQL commits per application.
 //
 //   Benchmarks/system/run.sh [--seconds 20] [--rates 100,500,max] [--posters 64] [--connections 64]
-//                            [--warmup 200] [--inbox-limit 200] [--drain-timeout 300] [--env routing:ROUTING_CONCURRENCY=8]
+//                            [--warmup 200] [--inbox-limit 50] [--statements] [--drain-timeout 300] [--env routing:ROUTING_CONCURRENCY=8]
 //
 // Everything runs on this machine: a private PostgreSQL with fsync and synchronous_commit on,
 // the services' production defaults (no fast-recovery settings), LOG_LEVEL=warning.
@@ -23,7 +23,8 @@ struct Options: Sendable {
     var posters = 64
     var connections = 64
     var warmup = 200
-    var inboxLimit = 200
+    /// The watcher's page size: 50 is the inbox API's default page, what a caseworker client shows.
+    var inboxLimit = 50
     var drainTimeout = 300.0
     var environment: [String: [String: String]] = [:]
     /// Print the statements that cost PostgreSQL the most time per phase (pg_stat_statements).
@@ -145,6 +146,7 @@ struct SystemBench {
     static let processOrder = ["intake", "routing", "inbox", "notification", "servicekonto-bridge", "servicekonto-sandbox", "aiosmtpd", "postgres", "system-bench"]
 
     static func main() async throws {
+        ChildProcesses.exitOnInterrupt()  // Ctrl-C stops the services, aiosmtpd and PostgreSQL too
         try await start(try Options(Array(CommandLine.arguments.dropFirst())))
     }
 

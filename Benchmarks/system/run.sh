@@ -5,7 +5,7 @@
 # five services, and posts applications at the offered rates.
 #
 #   Benchmarks/system/run.sh [--seconds 20] [--rates 100,500,max] [--posters 64] [--connections 64]
-#                            [--warmup 200] [--inbox-limit 200] [--drain-timeout 300] [--env service:NAME=VALUE ...]
+#                            [--warmup 200] [--inbox-limit 50] [--statements] [--drain-timeout 300] [--env service:NAME=VALUE ...]
 #
 # Prints per rate: accepted/s, end-to-end/s, p50/p99 from intake's 201 to the inbox (long-poll),
 # the e-mail and the sandbox status; CPU per process; peak RSS; PostgreSQL commits per application.

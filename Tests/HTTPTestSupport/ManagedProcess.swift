@@ -130,11 +130,12 @@ extension ManagedProcess {
 }
 
 /// Children still running when the test process exits are killed (a failing test never leaves
-/// services behind).
-enum ChildProcesses {
+/// services behind). A command that can be interrupted calls ``exitOnInterrupt()`` so that
+/// Ctrl-C and SIGTERM take this path too.
+public enum ChildProcesses {
     private static let running = Mutex<Set<pid_t>>([])
 
-    static func register(_ pid: pid_t) {
+    public static func register(_ pid: pid_t) {
         let first = running.withLock { all -> Bool in
             let wasEmpty = all.isEmpty
             all.insert(pid)
@@ -143,7 +144,25 @@ enum ChildProcesses {
         if first { installExitHandler }
     }
 
-    static func unregister(_ pid: pid_t) { _ = running.withLock { $0.remove(pid) } }
+    public static func unregister(_ pid: pid_t) { _ = running.withLock { $0.remove(pid) } }
+
+    /// SIGINT and SIGTERM end the process through `exit`, so that exit handlers (this one, and
+    /// PostgresTestServer's) stop what it started.
+    /// (The handlers run on a Dispatch queue, not inside the signal handler, where locks and
+    /// `pg_ctl` would not be safe.)
+    public static func exitOnInterrupt() {
+        let sources = [(SIGINT, Int32(130)), (SIGTERM, Int32(143))].map { number, status -> DispatchSourceSignal in
+            signal(number, SIG_IGN)
+            let source = DispatchSource.makeSignalSource(signal: number, queue: .global())
+            source.setEventHandler { exit(status) }
+            source.resume()
+            return source
+        }
+        signalSources = sources
+    }
+
+    /// Kept alive for the life of the process; written once, by `exitOnInterrupt` at start-up.
+    nonisolated(unsafe) private static var signalSources: [DispatchSourceSignal] = []
 
     private static let installExitHandler: Void = {
         atexit {

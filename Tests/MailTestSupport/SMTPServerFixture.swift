@@ -109,6 +109,7 @@ public final class SMTPServer: @unchecked Sendable {
         if options.statsInterval > 0 { arguments += ["--stats-interval", "\(options.statsInterval)"] }
         let log = "\(spool)/server-\(UUID().uuidString).log"
         let pid = try spawn(arguments, outputPath: log)
+        ChildProcesses.register(pid)
         self.pid = pid
         port = try await offPool {
             for _ in 0..<300 {
@@ -132,6 +133,7 @@ public final class SMTPServer: @unchecked Sendable {
         guard let pid else { return }
         kill(pid, SIGKILL)
         reap(pid)
+        ChildProcesses.unregister(pid)
         self.pid = nil
     }
 
