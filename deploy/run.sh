@@ -46,7 +46,6 @@ listen_addresses = ''
 unix_socket_directories = '$pg_dir'
 port = $pg_port
 max_connections = 200
-autovacuum_naptime = 10s
 CONF
 fi
 # The server writes its log as the postgres user, so the log lives in its own folder.

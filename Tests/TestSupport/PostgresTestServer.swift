@@ -90,8 +90,6 @@ public final class PostgresTestServer: Sendable {
             "max_connections = \(options.maxConnections)",
             "shared_buffers = 128MB",
             "log_min_messages = warning",
-            // As the README recommends for production: autovacuum looks every 10 s (queue_jobs churns).
-            "autovacuum_naptime = 10s",
         ]
         if !options.durable {
             settings += ["fsync = off", "synchronous_commit = off", "full_page_writes = off"]

@@ -5,7 +5,7 @@
 /// fixed number of dead rows rather than a share (migration 1's 2 %) of a table that is nearly
 /// empty, and without the cost-based pauses. Only dead rows count: a backlog waiting for a consumer
 /// that is down is not vacuumed over and over. The server's `autovacuum_naptime` (60 s by default)
-/// bounds how often autovacuum looks at all; the README recommends 10 s.
+/// bounds how often autovacuum looks at all (see README, Operations).
 enum M0005QueueVacuum {
     static let migration = Migration(version: 5, name: "queue_vacuum", script: """
         ALTER TABLE queue_jobs SET (
