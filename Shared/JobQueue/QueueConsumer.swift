@@ -206,6 +206,9 @@ public final class QueueConsumer: Sendable {
                 continue
             }
             for job in jobs { start(job, handler) }
+            // Fewer than asked for: nothing else is ready. Claiming again at once would only come
+            // back empty; a notification sent meanwhile is not lost (the wake-up stays pending).
+            if jobs.count < min(free, configuration.batchSize) { await idle() }
         }
     }
 
@@ -337,6 +340,9 @@ public final class QueueConsumer: Sendable {
                 continue
             }
             await runBatchInOneTransaction(jobs, handler)
+            // A short batch means the queue was drained: wait for the next notification (or poll)
+            // instead of a claim that would come back empty.
+            if jobs.count < configuration.batchSize { await idle() }
         }
     }
 
