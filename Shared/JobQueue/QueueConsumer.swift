@@ -339,6 +339,8 @@ public final class QueueConsumer: Sendable {
                 await idle()
                 continue
             }
+            // A full batch: there may be more, so another lane claims while this one works.
+            if jobs.count == configuration.batchSize { wake.signalOne() }
             await runBatchInOneTransaction(jobs, handler)
             // A short batch means the queue was drained: wait for the next notification (or poll)
             // instead of a claim that would come back empty.
@@ -439,9 +441,15 @@ public final class QueueConsumer: Sendable {
         while !Task.isCancelled {
             do {
                 let events = try await listener.subscribe(to: [configuration.queue.channel])
-                for await _ in events {
-                    // A notification or a reconnect (state may have been missed): look again.
-                    wake.signal()
+                for await event in events {
+                    switch event {
+                    case .notification:
+                        // One loop claims; one that gets a full batch wakes the next (see the lanes).
+                        wake.signalOne()
+                    case .reconnected:
+                        // Notifications may have been missed: every loop looks again.
+                        wake.signal()
+                    }
                 }
                 return
             } catch {

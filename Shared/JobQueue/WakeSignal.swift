@@ -1,7 +1,7 @@
 import Synchronization
 
-/// A wake-up for the loops of one consumer: `signal()` wakes every current `wait`, or, when
-/// nobody waits, the next one.
+/// A wake-up for the loops of one consumer: `signal()` wakes every current `wait`, `signalOne()`
+/// the one waiting longest; either, when nobody waits, the next one.
 final class WakeSignal: Sendable {
     private struct Waiter {
         let continuation: CheckedContinuation<Void, Never>
@@ -28,6 +28,20 @@ final class WakeSignal: Sendable {
         for waiter in woken {
             waiter.timer?.cancel()
             waiter.continuation.resume()
+        }
+    }
+
+    func signalOne() {
+        let woken = state.withLock { state -> Waiter? in
+            guard let oldest = state.waiters.keys.min() else {
+                state.pending = true
+                return nil
+            }
+            return state.waiters.removeValue(forKey: oldest)
+        }
+        if let woken {
+            woken.timer?.cancel()
+            woken.continuation.resume()
         }
     }
 
