@@ -23,10 +23,10 @@ public struct PostgresConfiguration: Sendable {
     /// from 2 ms to 320 ms at 5,000 applications). Costs a plan per execution; off by default.
     public var customPlans: Bool
     /// `synchronous_commit` of every session, whatever the server's default: on (default), a commit
-    /// returns once its WAL is on disk. Off spares the
-    /// flush (PostgreSQL writes it within `wal_writer_delay`, 200 ms); a crash of the database can
-    /// lose those last commits. Only for work whose loss is harmless, e.g. the job queue's
-    /// bookkeeping (`QueueConsumer`'s `bookkeepingPool`).
+    /// returns once its WAL is on disk. Off spares the flush (PostgreSQL writes it within
+    /// `wal_writer_delay`, 200 ms); a crash of the database can lose those last commits. Only for
+    /// work whose loss is harmless, e.g. the job queue's bookkeeping (`QueueConsumer`'s
+    /// `bookkeepingPool`).
     public var synchronousCommit: Bool
 
     public init(

@@ -33,15 +33,13 @@ public struct APIResponse: Sendable, CustomStringConvertible {
 /// bodies as JSON. Blocking reads run off the cooperative pool.
 public struct APIClient: Sendable {
     public let port: Int
-    /// Sent as `Authorization: Bearer …` unless a call names its own.
+    /// Sent as `Authorization: Bearer …` when set.
     public let token: String?
 
     public init(port: Int, token: String? = nil) {
         self.port = port
         self.token = token
     }
-
-    public func with(token: String?) -> APIClient { APIClient(port: port, token: token) }
 
     /// One request. `json` is serialized as the body; `timeout` bounds the wait for the answer.
     public func call(

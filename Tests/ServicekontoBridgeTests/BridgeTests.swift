@@ -283,6 +283,14 @@ struct BridgeTests {
         let stats = try await h.sandboxStatistics()
         #expect(stats.messagesStored == 1)
         #expect(try #require(try await h.sandboxMailbox(app.mailbox!)).messages.count == 1)
+        // The journal shows the one stored message and how often it arrived.
+        let journal = try await h.inspector.send(.get, h.baseURL + "/sandbox/journal?after=0&limit=10")
+        #expect(journal.status == 200)
+        let page = try JSONDecoder().decode(SandboxStore.JournalPage.self, from: Data(journal.body))
+        #expect(page.entries.map(\.id) == [message.uuidString.lowercased()])
+        #expect(page.entries.first?.deliveries == stats.duplicates + 1)
+        #expect(page.last == 1)
+        #expect(try await h.inspector.send(.get, h.baseURL + "/sandbox/journal?limit=0").status == 400)
         await h.close()
     }
 
