@@ -6,7 +6,7 @@ import Metrics
 import Postgres
 import Synchronization
 
-/// What routing (or a forward) did with one application.
+/// What routing did with one application.
 public struct RoutingOutcome: Sendable, Equatable {
     public enum Decision: String, Sendable {
         /// A rule matched; the application is in that rule's area.
@@ -15,8 +15,6 @@ public struct RoutingOutcome: Sendable, Equatable {
         case fallback
         /// No rule matched and there is no (active) fallback area: status `unroutable`.
         case unroutable
-        /// An admin or caseworker moved it to a chosen area.
-        case forwarded
         /// Already routed (or withdrawn) before this job ran: nothing changed.
         case alreadyRouted = "already_routed"
     }
@@ -40,45 +38,21 @@ public struct RoutingOutcome: Sendable, Equatable {
     public var previousStatus: ApplicationStatus
 }
 
-/// Why a forward was refused.
+/// Why routing could not handle an application.
 public struct RoutingError: Error, Sendable, Equatable, CustomStringConvertible {
     public struct Code: Hashable, Sendable, CustomStringConvertible {
         public let rawValue: String
         public init(_ rawValue: String) { self.rawValue = rawValue }
         public var description: String { rawValue }
         public static let applicationNotFound = Code("application_not_found")
-        public static let areaNotFound = Code("area_not_found")
-        /// The area belongs to another service of the tenant.
-        public static let areaOfAnotherService = Code("area_of_another_service")
-        public static let areaInactive = Code("area_inactive")
-        /// Already in that area.
-        public static let sameArea = Code("same_area")
-        /// The lifecycle does not allow it (closed applications).
+        /// The application changed status while being routed.
         public static let invalidTransition = Code("invalid_transition")
-        /// `expectedVersion` is not the current version (If-Match).
-        public static let versionMismatch = Code("version_mismatch")
     }
 
     public var code: Code
     public var message: String
-    /// The application's current status and version, for 409 answers.
-    public var currentStatus: ApplicationStatus?
-    public var currentVersion: Int?
 
     public var description: String { "\(code): \(message)" }
-}
-
-/// Who moves an application (timeline and audit).
-public struct RoutingActor: Sendable, Equatable {
-    public var kind: ActorKind
-    /// The caseworker (or admin) for `kind == .caseworker`.
-    public var id: UUID?
-    public init(kind: ActorKind, id: UUID? = nil) {
-        self.kind = kind
-        self.id = id
-    }
-    public static let system = RoutingActor(kind: .system)
-    public static func caseworker(_ id: UUID) -> RoutingActor { RoutingActor(kind: .caseworker, id: id) }
 }
 
 /// Payload of the `notify-email` job routing enqueues for each caseworker.
@@ -98,11 +72,11 @@ public struct NewApplicationEmailPayload: Codable, Sendable, Equatable {
     }
 }
 
-/// Routing of applications to responsibility areas, and the assignment step it shares with the
-/// inbox's forward. Every method works inside the caller's transaction: the state change, its
-/// timeline event and audit entry, the `notify-email` jobs, the receipt message and its
-/// `citizen-outbox` job commit together or not at all. Inboxes of the area are woken after the
-/// commit (``InboxNotifier``).
+/// Routing of new applications to responsibility areas. (A forward to a chosen area is the
+/// inbox's, `POST /v1/applications/{id}/forward`.) Every method works inside the caller's
+/// transaction: the state change, its timeline event and audit entry, the `notify-email` jobs, the
+/// receipt message and its `citizen-outbox` job commit together or not at all. Inboxes of the area
+/// are woken after the commit (``InboxNotifier``).
 public struct Routing: Sendable {
     public let queue: JobQueue
     public let inboxNotifier: InboxNotifier?
@@ -194,77 +168,15 @@ public struct Routing: Sendable {
 
         return try await apply(Step(
             tenantID: tenantID, applicationID: application, from: status, to: area == nil ? .unroutable : .assigned, areaID: area,
-            decision: decision, ruleID: matched?.id, actor: .system, timelineKind: decision == .unroutable ? .unroutable : .assigned,
-            publicTimeline: decision != .unroutable, action: "application.route", data: data, requestID: nil,
+            decision: decision, ruleID: matched?.id, timelineKind: decision == .unroutable ? .unroutable : .assigned,
+            publicTimeline: decision != .unroutable, data: data,
             reference: try row.decode("reference"), serviceName: try row.decode("service_name"),
             mailbox: try row.decode("postbox_mailbox_id", as: UUID?.self), trustLevel: try row.decode("postbox_trust_level", as: String?.self),
             serviceInactive: !serviceActive
         ), in: transaction)
     }
 
-    // MARK: Forward (assignment to a chosen area)
-
-    /// Puts an open application into `area` (the inbox's forward, or an admin resolving an
-    /// `unroutable` one): status `assigned`, no claim, version + 1, a `forwarded` timeline event,
-    /// an audit entry, `notify-email` jobs for the area's members who want e-mail, the receipt
-    /// message if the applicant never got one, and a wake-up for the area's inboxes.
-    ///
-    /// The area must belong to the application's tenant and be of its service or tenant-wide,
-    /// and be active. With `expectedVersion` (If-Match) a different current version is refused.
-    public func assign(
-        application: UUID, tenant: UUID, to area: UUID, actor: RoutingActor, expectedVersion: Int? = nil,
-        requestID: String? = nil, in transaction: Transaction
-    ) async throws -> RoutingOutcome {
-        let rows = try await transaction.query("""
-            SELECT a.status, a.version, a.area_id, a.service_id, a.reference, a.postbox_mailbox_id, a.postbox_trust_level,
-                   s.active AS service_active, s.name AS service_name,
-                   ra.id AS target_id, ra.service_id AS target_service_id, ra.active AS target_active
-            FROM applications a
-            JOIN services s ON s.tenant_id = a.tenant_id AND s.id = a.service_id
-            LEFT JOIN responsibility_areas ra ON ra.tenant_id = a.tenant_id AND ra.id = \(area)
-            WHERE a.tenant_id = \(tenant) AND a.id = \(application)
-            FOR UPDATE OF a
-            """)
-        guard let row = rows.first else {
-            throw RoutingError(code: .applicationNotFound, message: "no application \(application.uuidString.lowercased()) in this tenant")
-        }
-        let status = ApplicationStatus(rawValue: try row.decode("status")) ?? .received
-        let version = try row.decode("version", as: Int.self)
-        let current = try row.decode("area_id", as: UUID?.self)
-        if let expectedVersion, expectedVersion != version {
-            throw RoutingError(code: .versionMismatch, message: "the application is at version \(version), not \(expectedVersion)",
-                               currentStatus: status, currentVersion: version)
-        }
-        guard status.canTransition(to: .assigned) else {
-            throw RoutingError(code: .invalidTransition, message: "a \(status.rawValue) application cannot be forwarded",
-                               currentStatus: status, currentVersion: version)
-        }
-        guard try row.decode("target_id", as: UUID?.self) != nil else {
-            throw RoutingError(code: .areaNotFound, message: "no area \(area.uuidString.lowercased()) in this tenant")
-        }
-        if let targetService = try row.decode("target_service_id", as: UUID?.self), targetService != (try row.decode("service_id", as: UUID.self)) {
-            throw RoutingError(code: .areaOfAnotherService, message: "the area belongs to another service")
-        }
-        guard try row.decode("target_active", as: Bool.self) else {
-            throw RoutingError(code: .areaInactive, message: "the area is deactivated")
-        }
-        if current == area {
-            throw RoutingError(code: .sameArea, message: "the application is already in this area", currentStatus: status, currentVersion: version)
-        }
-        var data: [String: String] = ["decision": RoutingOutcome.Decision.forwarded.rawValue, "area_id": area.uuidString.lowercased()]
-        if let current { data["from_area_id"] = current.uuidString.lowercased() }
-        let serviceActive = try row.decode("service_active", as: Bool.self)
-        if !serviceActive { data["service_inactive"] = "true" }
-        return try await apply(Step(
-            tenantID: tenant, applicationID: application, from: status, to: .assigned, areaID: area, decision: .forwarded, ruleID: nil,
-            actor: actor, timelineKind: .forwarded, publicTimeline: false, action: "application.forward", data: data, requestID: requestID,
-            reference: try row.decode("reference"), serviceName: try row.decode("service_name"),
-            mailbox: try row.decode("postbox_mailbox_id", as: UUID?.self), trustLevel: try row.decode("postbox_trust_level", as: String?.self),
-            serviceInactive: !serviceActive
-        ), in: transaction)
-    }
-
-    // MARK: The shared write path
+    // MARK: The write path
 
     struct Step {
         var tenantID: UUID
@@ -274,12 +186,9 @@ public struct Routing: Sendable {
         var areaID: UUID?
         var decision: RoutingOutcome.Decision
         var ruleID: UUID?
-        var actor: RoutingActor
         var timelineKind: TimelineEventKind
         var publicTimeline: Bool
-        var action: String
         var data: [String: String]
-        var requestID: String?
         var reference: String
         var serviceName: String
         var mailbox: UUID?
@@ -293,7 +202,6 @@ public struct Routing: Sendable {
     /// same rows `enqueue` writes (queue default attempts, dedupe keys, `ON CONFLICT DO NOTHING`),
     /// and the queue's notifier wakes their consumers after the commit as `enqueue` would.
     private func apply(_ step: Step, in transaction: Transaction) async throws -> RoutingOutcome {
-        let actorCaseworker = step.actor.kind == .caseworker ? step.actor.id : nil
         let subject = "Antrag \(step.reference) eingegangen"
         let body = "Ihr Antrag „\(step.serviceName)“ mit der Vorgangsnummer \(step.reference) ist eingegangen und wird bearbeitet."
         let app = step.applicationID.uuidString.lowercased()
@@ -305,12 +213,12 @@ public struct Routing: Sendable {
                 RETURNING id, tenant_id
             ), timeline AS (
                 INSERT INTO timeline_events (tenant_id, application_id, kind, visibility, actor_kind, actor_caseworker_id, from_status, to_status, data)
-                SELECT tenant_id, id, \(step.timelineKind.rawValue), \(step.publicTimeline ? "public" : "internal"), \(step.actor.kind.rawValue),
-                       \(actorCaseworker), \(step.from.rawValue), \(step.to.rawValue), \(PostgresJSON(step.data))::jsonb
+                SELECT tenant_id, id, \(step.timelineKind.rawValue), \(step.publicTimeline ? "public" : "internal"), 'system',
+                       NULL, \(step.from.rawValue), \(step.to.rawValue), \(PostgresJSON(step.data))::jsonb
                 FROM app
             ), audit AS (
                 INSERT INTO audit_log (tenant_id, actor_kind, actor_id, action, object_kind, object_id, application_id, request_id, details)
-                SELECT tenant_id, \(step.actor.kind.rawValue), \(step.actor.id), \(step.action), 'application', id::text, id, \(step.requestID),
+                SELECT tenant_id, 'system', NULL, 'application.route', 'application', id::text, id, NULL,
                        \(PostgresJSON(step.data))::jsonb
                 FROM app
             ), receipt AS (
@@ -448,7 +356,7 @@ public struct RoutingMetrics: Sendable {
     let receipts: Counter
 
     public init(registry: MetricsRegistry) {
-        applications = registry.counter("amtsweg_routing_applications_total", help: "Applications routed, by decision (rule, fallback, unroutable, forwarded, already_routed)")
+        applications = registry.counter("amtsweg_routing_applications_total", help: "Applications routed, by decision (rule, fallback, unroutable, already_routed)")
         areasWithoutMembers = registry.counter("amtsweg_routing_assigned_without_members_total", help: "Applications assigned to an area without active members (nobody notified)")
         notifications = registry.counter("amtsweg_routing_notify_email_jobs_total", help: "notify-email jobs enqueued for caseworkers")
         receipts = registry.counter("amtsweg_routing_receipts_total", help: "Receipt status messages queued for applicants' postboxes")

@@ -117,9 +117,18 @@ struct EndToEndTests {
             let unroutable = try await scenario.adminList("/v1/admin/unroutable", token: deniz)
             #expect(unroutable.contains { $0["id"] as? String == id })
 
+            // The Gewerbeamt is another service's area: refused. The admin sets up an area for the new
+            // service (no rules yet) and forwards the application there.
             let areas = try await scenario.adminList("/v1/admin/areas", token: deniz)
             let gewerbeamt = try #require(areas.first { $0["name"] as? String == "Gewerbeamt" }?["id"] as? String)
-            let forwarded = try await scenario.write(id, "forward", token: deniz, ["area_id": gewerbeamt, "note": "Zuständig: Gewerbeamt"])
+            let refused = try await scenario.write(id, "forward", token: deniz, ["area_id": gewerbeamt])
+            #expect(refused.status == 422, "\(refused)")
+            let denizID = try #require(try await system.inboxClient(token: deniz).get("/v1/me").json["id"] as? String)
+            let area = try await admin.post("/v1/admin/areas", [
+                "name": "Sondernutzungen", "service_id": try #require(service["id"]), "member_ids": [denizID],
+            ])
+            #expect(area.status == 201, "\(area)")
+            let forwarded = try await scenario.write(id, "forward", token: deniz, ["area_id": try #require(area["id"]), "note": "Zuständig: Sondernutzungen"])
             #expect(forwarded.status == 200, "\(forwarded)")
             let detail = try await scenario.detail(id, token: deniz) { $0["status"] as? String == "assigned" }
             #expect((detail["timeline"] as? [[String: Any]] ?? []).contains { $0["kind"] as? String == "forwarded" }, "\(detail["timeline"] ?? "")")

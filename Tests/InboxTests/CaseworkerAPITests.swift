@@ -1,4 +1,5 @@
 import Foundation
+import Domain
 import Postgres
 import Testing
 import TestSupport
@@ -229,6 +230,13 @@ struct CaseworkerAPITests {
             #expect(released.json["claimed_by"] is NSNull)
             let badArea = try await h.post("\(base)/forward", as: h.cw1, json: ["area_id": h.areaB.uuidString.lowercased()], ifMatch: 3)
             #expect(badArea.status == 422)
+            // An area of another service of the same tenant cannot take a parking application.
+            let admin = AdminStore(pool: h.db.pool)
+            let dogs = try await admin.createService(tenant: h.tenantA, key: "hundesteuer", name: "Hundesteuer")
+            let taxOffice = try await admin.createArea(tenant: h.tenantA, service: dogs.id, name: "Steueramt", rules: [])
+            let otherService = try await h.post("\(base)/forward", as: h.cw1, json: ["area_id": taxOffice.id.uuidString.lowercased()], ifMatch: 3)
+            #expect(otherService.status == 422)
+            #expect((otherService.json["errors"] as? [[String: Any]])?.first?["code"] as? String == "area-of-another-service", "\(otherService)")
             let forwarded = try await h.post("\(base)/forward", as: h.cw1, json: ["area_id": h.south.uuidString.lowercased(), "note": "Zuständigkeit Süd"], ifMatch: 3)
             #expect(forwarded.status == 200)
             #expect(forwarded.json["area_id"] as? String == h.south.uuidString.lowercased())

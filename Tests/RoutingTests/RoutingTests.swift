@@ -9,7 +9,7 @@ import Testing
 import TestSupport
 
 /// The routing path against a real database: the rules matrix, fallback, unroutable, the
-/// deactivated service, idempotency, areas without members and forward.
+/// deactivated service, idempotency, and areas without members.
 @Suite struct RoutingTests {
     /// Service `parking` with one area per rule kind, in this order:
     ///   0 municipality_keys 05370020 → keys;  1 postal range 52500-52529 → range;
@@ -250,50 +250,6 @@ import TestSupport
         try await f.member(former, of: empty)
         _ = try await f.route(try await f.application(service: service, postalCode: "1"), with: routing)
         #expect(routing.metrics.assignedWithoutMembers == 2)
-    }
-
-    @Test func forwardReRunsTheAssignmentWithAChosenArea() async throws {
-        let db = try await TestDatabase.make()
-        let f = try await RoutingFixture.make(db, prefix: "FWD")
-        let service = try await f.service("permits")
-        let other = try await f.service("other")
-        let north = try await f.area("north", service: service)
-        try await f.rule(service: service, area: north, position: 0, "postal_codes", #"{"values": ["525"]}"#)
-        let central = try await f.area("central", service: nil)
-        let foreign = try await f.area("foreign", service: other)
-        let admin = try await f.caseworker("admin")
-        let clerk = try await f.caseworker("clerk")
-        try await f.member(clerk, of: central)
-        let routing = db.makeRouting()
-
-        let app = try await f.application(service: service, postalCode: "10115", postbox: UUID())
-        #expect(try await f.route(app, with: routing).decision == .unroutable)
-        let forward = { (area: UUID, version: Int?) in
-            try await db.pool.withTransaction { tx in
-                try await routing.assign(application: app, tenant: f.tenant, to: area, actor: .caseworker(admin), expectedVersion: version, requestID: "req-1", in: tx)
-            }
-        }
-        await #expect(throws: RoutingError.self) { try await forward(central, 1) }              // stale If-Match
-        await #expect(throws: RoutingError.self) { try await forward(foreign, nil) }           // another service's area
-        await #expect(throws: RoutingError.self) { try await forward(UUID(), nil) }            // unknown area
-        let outcome = try await forward(central, 2)
-        #expect(outcome.decision == .forwarded && outcome.areaID == central && outcome.previousStatus == .unroutable)
-        #expect(outcome.receiptMessageID == nil, "the receipt went out when it became unroutable")
-        let state = try await f.state(of: app)
-        #expect(state.status == "assigned" && state.areaID == central && state.version == 3)
-        #expect(try await f.emailJobs(for: app) == [clerk])
-        let timeline = try await f.timeline(of: app)
-        #expect(timeline.map(\.kind) == ["unroutable", "forwarded"])
-        let audit = try await db.pool.query("SELECT actor_id, request_id FROM audit_log WHERE application_id = \(app) AND action = 'application.forward'")
-        #expect(try audit[0].decode("actor_id", as: UUID.self) == admin)
-        #expect(try audit[0].decode("request_id", as: String.self) == "req-1")
-        await #expect(throws: RoutingError.self) { try await forward(central, nil) }           // already there
-        // Forward on to the service's own area.
-        #expect(try await forward(north, 3).areaID == north)
-        // A claimed application can be forwarded; the claim is dropped.
-        try await db.pool.query("UPDATE applications SET status = 'in_progress', claimed_by = \(clerk) WHERE id = \(app)")
-        #expect(try await forward(central, nil).previousStatus == .inProgress)
-        #expect(try await db.scalar("SELECT claimed_by IS NULL FROM applications WHERE id = \(app)", as: Bool.self))
     }
 
     @Test func inboxesOfTheAreaAreWokenAfterCommit() async throws {

@@ -14,6 +14,7 @@ struct LockedApplication: Sendable {
     var claimedBy: UUID?
     var claimedByName: String?
     var version: Int
+    var serviceID: UUID
     var serviceName: String
     var documentTrustLevel: TrustLevel
     var mailboxID: UUID?
@@ -161,7 +162,7 @@ struct ApplicationStore: Sendable {
         let rows = try await tx.query("""
             SELECT a.id, a.tenant_id, a.reference, a.status, a.area_id, a.claimed_by, a.version, a.postbox_mailbox_id,
                    a.postbox_trust_level, a.document_consent, a.personal_data_deleted_at IS NOT NULL AS deleted,
-                   s.name AS service_name, s.document_trust_level, t.decisions_via_back_channel,
+                   s.id AS service_id, s.name AS service_name, s.document_trust_level, t.decisions_via_back_channel,
                    (SELECT c.name FROM caseworkers c WHERE c.tenant_id = a.tenant_id AND c.id = a.claimed_by) AS claimed_by_name
             FROM applications a
             JOIN services s ON s.tenant_id = a.tenant_id AND s.id = a.service_id
@@ -176,7 +177,7 @@ struct ApplicationStore: Sendable {
             status: ApplicationStatus(rawValue: try row.decode("status")) ?? .received,
             areaID: try row.decode("area_id", as: UUID?.self), claimedBy: try row.decode("claimed_by", as: UUID?.self),
             claimedByName: try row.decode("claimed_by_name", as: String?.self), version: try row.decode("version"),
-            serviceName: try row.decode("service_name"),
+            serviceID: try row.decode("service_id"), serviceName: try row.decode("service_name"),
             documentTrustLevel: TrustLevel(rawValue: try row.decode("document_trust_level")) ?? .substantial,
             mailboxID: try row.decode("postbox_mailbox_id", as: UUID?.self),
             trustLevel: (try row.decode("postbox_trust_level", as: String?.self)).flatMap(TrustLevel.init(rawValue:)),

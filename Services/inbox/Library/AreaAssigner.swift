@@ -4,16 +4,31 @@ import JobQueue
 import Postgres
 
 /// What happens around assigning an application to an area when a caseworker or admin
-/// forwards it: the area must be an active area of the tenant, and its members who want e-mail
-/// get a `notify-email` job (`{"kind": "new_application", "application_id", "caseworker_id"}`).
-///
-/// Routing owns the same step for new applications; once it exports its assignment function,
-/// this small type is the one place to swap.
+/// forwards it (the one forward; routing assigns new applications by its rules): the area must be
+/// an active area of the tenant, of the application's service or tenant-wide, and its members who
+/// want e-mail get a `notify-email` job (`{"kind": "new_application", "application_id",
+/// "caseworker_id"}`).
 struct AreaAssigner: Sendable {
     let queue: JobQueue
 
+    /// Whether an area can take an application of `service`.
+    enum Fit: Equatable {
+        case fits
+        /// No active area with this id in the tenant.
+        case unknown
+        /// The area belongs to another service of the tenant.
+        case otherService
+    }
+
     func areaExists(tenant: UUID, area: UUID, in tx: Transaction) async throws -> Bool {
         !(try await tx.query("SELECT 1 AS found FROM responsibility_areas WHERE tenant_id = \(tenant) AND id = \(area) AND active").isEmpty)
+    }
+
+    func fit(of area: UUID, tenant: UUID, service: UUID, in tx: Transaction) async throws -> Fit {
+        let rows = try await tx.query("SELECT service_id FROM responsibility_areas WHERE tenant_id = \(tenant) AND id = \(area) AND active")
+        guard let row = rows.first else { return .unknown }
+        if let owner = try row.decode("service_id", as: UUID?.self), owner != service { return .otherService }
+        return .fits
     }
 
     func afterAssignment(tenant: UUID, application: UUID, area: UUID, in tx: Transaction) async throws {

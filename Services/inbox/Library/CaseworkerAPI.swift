@@ -189,8 +189,13 @@ struct CaseworkerAPI: Sendable {
             if app.areaID == body.areaID {
                 throw HTTPError.validationFailed([.init(field: "area_id", code: "same-area", message: "is the application's current area")])
             }
-            guard try await assigner.areaExists(tenant: p.tenantID, area: body.areaID, in: tx) else {
+            switch try await assigner.fit(of: body.areaID, tenant: p.tenantID, service: app.serviceID, in: tx) {
+            case .fits: break
+            case .unknown:
                 throw HTTPError.validationFailed([.init(field: "area_id", code: "unknown-area", message: "is not an active area of your tenant")])
+            case .otherService:
+                throw HTTPError.validationFailed([.init(field: "area_id", code: "area-of-another-service",
+                                                        message: "belongs to another service; choose an area of this application's service or a tenant-wide one")])
             }
             var data = ["to_area_id": body.areaID.lowercased]
             if let old = app.areaID { data["from_area_id"] = old.lowercased }

@@ -240,6 +240,10 @@ paths:
       operationId: forwardApplication
       tags: [caseworker]
       summary: Move an open (or unroutable) application to another area of the tenant, with a note
+      description: |
+        The area must be active and belong to the application's service or to the whole tenant:
+        422 with `errors[].code` `unknown-area`, `area-of-another-service` or `same-area` otherwise.
+        Its members who want e-mail are notified; both areas' long-polls wake.
       requestBody:
         required: true
         content:
