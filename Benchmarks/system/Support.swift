@@ -71,15 +71,6 @@ enum Proc {
         return Int32(fields[1])
     }
 
-    /// A line of /proc/<pid>/status in bytes (`VmHWM`, `VmRSS`).
-    static func status(_ pid: Int32, _ field: String) -> Int? {
-        guard let text = try? String(contentsOfFile: "/proc/\(pid)/status", encoding: .utf8) else { return nil }
-        for line in text.split(separator: "\n") where line.hasPrefix(field + ":") {
-            return line.split(separator: " ").compactMap { Int($0) }.first.map { $0 * 1024 }
-        }
-        return nil
-    }
-
     static func allPids() -> [Int32] {
         ((try? FileManager.default.contentsOfDirectory(atPath: "/proc")) ?? []).compactMap { Int32($0) }
     }

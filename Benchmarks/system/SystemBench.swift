@@ -404,12 +404,12 @@ struct SystemBench {
         var peaks: [String: Int] = [:]
         for name in AmtswegSystem.serviceNames { peaks[name] = system.services[name]?.peakResidentBytes() }
         peaks["servicekonto-sandbox"] = system.sandbox.peakResidentBytes()
-        if let pid = pids["aiosmtpd"] { peaks["aiosmtpd"] = Proc.status(pid, "VmHWM") }
+        if let pid = pids["aiosmtpd"] { peaks["aiosmtpd"] = processStatusBytes(pid, "VmHWM") }
         if let pid = pids["postgres"] {
             // Shared buffers count in every backend; the largest single process is the honest figure.
-            peaks["postgres (largest process)"] = Proc.tree(pid).compactMap { Proc.status($0, "VmHWM") }.max()
+            peaks["postgres (largest process)"] = Proc.tree(pid).compactMap { processStatusBytes($0, "VmHWM") }.max()
         }
-        peaks["system-bench"] = Proc.status(getpid(), "VmHWM")
+        peaks["system-bench"] = processStatusBytes(getpid(), "VmHWM")
         return peaks
     }
 

@@ -95,8 +95,11 @@ struct EndToEndTests {
             let claim = try await scenario.write(id, "claim", token: anna)
             #expect(claim.status == 409, "\(claim)")
             #expect(claim.json["code"] as? String == "invalid-transition")
+            // The postbox is told: RECEIVED at routing, COMPLETED at the withdrawal.
+            _ = try await scenario.mailbox(mailbox) { Scenario.statuses($0) == ["RECEIVED", "COMPLETED"] }
             let again = try await system.intakeClient(key: system.demo.erkelenzIntakeKey).post("/v1/applications/\(id)/withdraw", [:])
-            #expect(again.status == 200 || again.status == 409, "\(again)")
+            #expect(again.status == 409, "\(again)")
+            #expect(again.json["current_state"] as? String == "withdrawn", "\(again)")
             #expect(try await remainingJobs(system) == 0)
         }
     }

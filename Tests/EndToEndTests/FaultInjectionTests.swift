@@ -227,9 +227,7 @@ struct FaultRun: Sendable {
         // E-mails: each expected one at least once; repeats share their Message-ID.
         var mailsBySubjectReference: [String: [SMTPJournalEntry]] = [:]
         for entry in try system.smtp.journal() {
-            if let range = entry.subject.range(of: #"ERK-\d{4}-\d+"#, options: .regularExpression) {
-                mailsBySubjectReference[String(entry.subject[range]), default: []].append(entry)
-            }
+            if let reference = entry.reference { mailsBySubjectReference[reference, default: []].append(entry) }
         }
         var missingMails = 0, duplicateMails = 0, differentIDs = 0, mailsReceived = 0
         for application in applications {

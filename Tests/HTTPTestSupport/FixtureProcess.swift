@@ -50,7 +50,7 @@ public final class FixtureProcess: @unchecked Sendable {
 
     /// VmRSS of the fixture in KiB.
     public func residentSetSizeKiB() -> Int {
-        HTTPTestSupport.residentSetSizeKiB(statusFile: "/proc/\(process.processIdentifier)/status")
+        HTTPTestSupport.residentSetSizeKiB(pid: process.processIdentifier)
     }
 
     /// Waits up to `seconds` for the process to exit; true when it did.

@@ -66,10 +66,7 @@ public final class ManagedProcess: @unchecked Sendable {
 
     /// Peak resident set size (VmHWM) of the running process, in bytes.
     public func peakResidentBytes() -> Int? {
-        guard let pid, let status = try? String(contentsOfFile: "/proc/\(pid)/status", encoding: .utf8) else { return nil }
-        guard let line = status.split(separator: "\n").first(where: { $0.hasPrefix("VmHWM:") }) else { return nil }
-        let kilobytes = line.split(separator: " ").compactMap { Int($0) }.first
-        return kilobytes.map { $0 * 1024 }
+        pid.flatMap { processStatusBytes($0, "VmHWM") }
     }
 
     /// Everything the process logged so far (all runs).

@@ -88,3 +88,12 @@ public func reap(_ pid: pid_t) -> Int32 {
     while waitpid(pid, &status, 0) < 0 && errno == EINTR {}
     return status
 }
+
+/// A size line of `/proc/<pid>/status` in bytes (`VmHWM` = peak resident set, `VmRSS`), or nil.
+public func processStatusBytes(_ pid: pid_t, _ field: String) -> Int? {
+    guard let text = try? String(contentsOfFile: "/proc/\(pid)/status", encoding: .utf8) else { return nil }
+    for line in text.split(separator: "\n") where line.hasPrefix(field + ":") {
+        return line.split(separator: " ").compactMap { Int($0) }.first.map { $0 * 1024 }
+    }
+    return nil
+}

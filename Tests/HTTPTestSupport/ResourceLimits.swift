@@ -13,11 +13,7 @@ public func raiseOpenFileLimit(to wanted: rlim_t) throws {
 
 private let RLIMIT_NOFILE_VALUE = __rlimit_resource_t(RLIMIT_NOFILE.rawValue)
 
-/// VmRSS in KiB of this process, or of the process whose status file is given.
-public func residentSetSizeKiB(statusFile: String = "/proc/self/status") -> Int {
-    guard let status = try? String(contentsOfFile: statusFile, encoding: .utf8) else { return 0 }
-    for line in status.split(separator: "\n") where line.hasPrefix("VmRSS:") {
-        return Int(line.split(separator: " ").dropFirst().first ?? "0") ?? 0
-    }
-    return 0
+/// VmRSS in KiB of a process (this one by default); 0 when it cannot be read.
+public func residentSetSizeKiB(pid: pid_t = getpid()) -> Int {
+    (processStatusBytes(pid, "VmRSS") ?? 0) / 1024
 }

@@ -161,10 +161,21 @@ public struct SMTPJournalEntry: Decodable, Sendable {
 extension SMTPServer {
     /// The journal's entries in the order the server accepted them (a line still being written is left out).
     public func journal() throws -> [SMTPJournalEntry] {
-        let path = "\(spool)/journal.jsonl"
-        guard FileManager.default.fileExists(atPath: path) else { return [] }
-        let text = try String(contentsOfFile: path, encoding: .utf8)
-        return text.split(separator: "\n").compactMap { try? JSONDecoder().decode(SMTPJournalEntry.self, from: Data($0.utf8)) }
+        try journal(from: 0).entries
+    }
+
+    /// The entries from byte `offset` of the journal on, and the offset to read from next time
+    /// (a line still being written is left for then).
+    public func journal(from offset: UInt64) throws -> (entries: [SMTPJournalEntry], next: UInt64) {
+        guard let handle = FileHandle(forReadingAtPath: "\(spool)/journal.jsonl") else { return ([], offset) }
+        defer { try? handle.close() }
+        try handle.seek(toOffset: offset)
+        let data = handle.readDataToEndOfFile()
+        guard let lastNewline = data.lastIndex(of: 10) else { return ([], offset) }
+        let complete = data[data.startIndex...lastNewline]
+        let decoder = JSONDecoder()
+        let entries = complete.split(separator: 10).compactMap { try? decoder.decode(SMTPJournalEntry.self, from: Data($0)) }
+        return (entries, offset + UInt64(complete.count))
     }
 }
 

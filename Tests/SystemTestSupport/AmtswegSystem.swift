@@ -46,9 +46,6 @@ public final class AmtswegSystem: Sendable {
 
     public var intake: ManagedProcess { services["intake"]! }
     public var inbox: ManagedProcess { services["inbox"]! }
-    public var routing: ManagedProcess { services["routing"]! }
-    public var notification: ManagedProcess { services["notification"]! }
-    public var bridge: ManagedProcess { services["servicekonto-bridge"]! }
 
     /// Starts everything, runs `body`, stops everything.
     public static func with<T: Sendable>(_ options: Options = Options(), _ body: (AmtswegSystem) async throws -> T) async throws -> T {
@@ -148,11 +145,12 @@ public final class AmtswegSystem: Sendable {
     public func inboxClient(token: String) -> APIClient { APIClient(port: inbox.port, token: token) }
     public var sandboxClient: APIClient { APIClient(port: sandbox.port) }
 
-    /// Messages and statuses the sandbox stored, in arrival order, with delivery counts.
-    public func sandboxJournal() async throws -> [SandboxJournalEntry] {
+    /// Messages and statuses the sandbox stored after journal position `after`, in arrival order,
+    /// with their delivery counts (so far).
+    public func sandboxJournal(after: Int = 0) async throws -> [SandboxJournalEntry] {
         var entries: [SandboxJournalEntry] = []
         while true {
-            let response = try await sandboxClient.get("/sandbox/journal?after=\(entries.count)&limit=10000")
+            let response = try await sandboxClient.get("/sandbox/journal?after=\(after + entries.count)&limit=10000", timeout: 30)
             guard response.status == 200 else { throw FixtureError("sandbox journal: \(response)") }
             let page = try JSONDecoder().decode(SandboxStore.JournalPage.self, from: Data(response.body))
             entries += page.entries
@@ -176,6 +174,20 @@ public final class AmtswegSystem: Sendable {
 }
 
 public typealias SandboxJournalEntry = SandboxStore.JournalEntry
+
+extension SMTPJournalEntry {
+    /// The application reference the subject names (`ERK-2026-000123`), if any.
+    public var reference: String? {
+        for token in subject.split(whereSeparator: { !($0.isASCII && ($0.isUppercase || $0.isNumber || $0 == "-")) }) {
+            let parts = token.split(separator: "-", omittingEmptySubsequences: false)
+            if parts.count == 3, parts[0].count >= 2, parts[1].count == 4, parts[1].allSatisfy(\.isNumber),
+               parts[2].count >= 6, parts[2].allSatisfy(\.isNumber) {
+                return String(token)
+            }
+        }
+        return nil
+    }
+}
 
 extension SandboxStore.JournalEntry {
     /// `receivedAt` in seconds since 1970.

@@ -129,7 +129,7 @@ struct AdminAPI: Sendable {
         let patch = try context.decodeJSON(TenantPatch.self)
         try await change { tx in
             if let fallback = patch.fallbackAreaID, let area = fallback {
-                guard try await assigner.areaExists(tenant: p.tenantID, area: area, in: tx) else {
+                guard try await assigner.fit(of: area, tenant: p.tenantID, service: nil, in: tx) == .fits else {
                     throw HTTPError.validationFailed([.init(field: "fallback_area_id", code: "unknown-area", message: "is not an active area of your tenant")])
                 }
             }

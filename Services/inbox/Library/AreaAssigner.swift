@@ -20,14 +20,11 @@ struct AreaAssigner: Sendable {
         case otherService
     }
 
-    func areaExists(tenant: UUID, area: UUID, in tx: Transaction) async throws -> Bool {
-        !(try await tx.query("SELECT 1 AS found FROM responsibility_areas WHERE tenant_id = \(tenant) AND id = \(area) AND active").isEmpty)
-    }
-
-    func fit(of area: UUID, tenant: UUID, service: UUID, in tx: Transaction) async throws -> Fit {
+    /// `service` nil: any active area of the tenant fits (the tenant's fallback area).
+    func fit(of area: UUID, tenant: UUID, service: UUID?, in tx: Transaction) async throws -> Fit {
         let rows = try await tx.query("SELECT service_id FROM responsibility_areas WHERE tenant_id = \(tenant) AND id = \(area) AND active")
         guard let row = rows.first else { return .unknown }
-        if let owner = try row.decode("service_id", as: UUID?.self), owner != service { return .otherService }
+        if let service, let owner = try row.decode("service_id", as: UUID?.self), owner != service { return .otherService }
         return .fits
     }
 

@@ -51,22 +51,20 @@ struct ReplyHandler: TransactionalJobHandler {
               !reply.text.unicodeScalars.contains(where: { $0.value == 0 }) else {
             throw JobFailure.permanent(reason: "citizen-reply payload has an empty or too long external_id or text")
         }
-        let rows = try await tx.query("""
-            SELECT a.status, a.area_id, a.claimed_by, a.postbox_mailbox_id, a.postbox_trust_level, a.personal_data_deleted_at IS NOT NULL AS deleted
-            FROM applications a WHERE a.tenant_id = \(tenant) AND a.id = \(reply.applicationID) FOR UPDATE
-            """)
-        guard let row = rows.first else { throw JobFailure.permanent(reason: "citizen-reply for an application that does not exist in the job's tenant") }
-        guard let mailbox = try row.decode("postbox_mailbox_id", as: UUID?.self),
-              let trust = try row.decode("postbox_trust_level", as: String?.self) else {
+        // The row lock; the same one the status message below needs.
+        guard let app = try await ApplicationStore.lockForSystem(id: reply.applicationID, tenantID: tenant, in: tx) else {
+            throw JobFailure.permanent(reason: "citizen-reply for an application that does not exist in the job's tenant")
+        }
+        guard let mailbox = app.mailboxID, let trust = app.trustLevel?.rawValue else {
             throw JobFailure.permanent(reason: "citizen-reply for an application without a postbox")
         }
-        if try row.decode("deleted", as: Bool.self) {
+        if app.personalDataDeleted {
             throw JobFailure.permanent(reason: "citizen-reply for an application whose personal data was deleted")
         }
-        let status = ApplicationStatus(rawValue: try row.decode("status")) ?? .received
+        let status = app.status
         let receivedAt = reply.receivedAt.flatMap { try? Date($0, strategy: .iso8601) }
-        let area = try row.decode("area_id", as: UUID?.self)
-        let holder = try row.decode("claimed_by", as: UUID?.self)
+        let area = app.areaID
+        let holder = app.claimedBy
         // in_reply_to must name an outbound message of this application; otherwise it is dropped.
         var inReplyTo: UUID?
         if let candidate = reply.inReplyTo {
@@ -117,9 +115,7 @@ struct ReplyHandler: TransactionalJobHandler {
                 objectID: reply.applicationID.lowercased, applicationID: reply.applicationID,
                 details: ["from_status": "awaiting_applicant", "to_status": "in_progress"]
             ), in: tx)
-            if let app = try await ApplicationStore.lockForSystem(id: reply.applicationID, tenantID: tenant, in: tx) {
-                try await store.sendStatusMessage(app, status: .inProgress, outcome: nil, in: tx)
-            }
+            try await store.sendStatusMessage(app, status: .inProgress, outcome: nil, in: tx)
         } else {
             try await tx.query("UPDATE applications SET version = version + 1, updated_at = now() WHERE tenant_id = \(tenant) AND id = \(reply.applicationID)")
         }
