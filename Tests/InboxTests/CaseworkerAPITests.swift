@@ -250,6 +250,32 @@ struct CaseworkerAPITests {
             #expect(try await h.count("SELECT count(*)::integer FROM messages WHERE application_id = \(id)") == 0)
         }
     }
+
+    @Test("every write needs the application's real version: messages and notes too, and If-Match: * is not a version")
+    func everyWriteNeedsTheVersion() async throws {
+        try await InboxHarness.with { h in
+            let id = try await h.makeApplication(area: h.north, status: "in_progress", claimedBy: h.cw1.id)
+            let base = "/v1/applications/\(id.uuidString.lowercased())"
+            let message: [String: Any] = ["kind": "information", "subject": "Info", "body": "Text"]
+            let note: [String: Any] = ["body": "Notiz"]
+            for (path, body) in [("\(base)/messages", message), ("\(base)/notes", note)] {
+                let missing = try await h.post(path, as: h.cw1, json: body)
+                #expect(missing.status == 428, "\(path) without If-Match: \(missing.text)")
+                #expect(missing.json["code"] as? String == "precondition-required")
+                let star = try await h.request("POST", path, token: h.cw1.token, headers: ["If-Match": "*"], json: body)
+                #expect(star.status == 428, "\(path) with If-Match *: \(star.text)")
+                let stale = try await h.post(path, as: h.cw1, json: body, ifMatch: try await h.version(of: id) + 5)
+                #expect(stale.status == 412, "\(path) with a stale version: \(stale.text)")
+            }
+            #expect(try await h.count("SELECT count(*)::integer FROM messages WHERE application_id = \(id)") == 0)
+            #expect(try await h.count("SELECT count(*)::integer FROM application_notes WHERE application_id = \(id)") == 0)
+            let star = try await h.request("POST", "\(base)/release", token: h.cw1.token, headers: ["If-Match": "*"])
+            #expect(star.status == 428, "release with If-Match *: \(star.text)")
+            let version = try await h.version(of: id)
+            #expect(try await h.post("\(base)/notes", as: h.cw1, json: note, ifMatch: version).status == 201)
+            #expect(try await h.post("\(base)/messages", as: h.cw1, json: message, ifMatch: try await h.version(of: id)).status == 201)
+        }
+    }
 }
 
 /// A thread-safe instant for timing across tasks.

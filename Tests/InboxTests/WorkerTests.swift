@@ -54,6 +54,65 @@ struct WorkerTests {
         }
     }
 
+    @Test("a reply whose text was cut or whose files the bridge refused says so on the message and the timeline")
+    func refusedReplyPartsAreVisible() async throws {
+        try await InboxHarness.with { h in
+            let id = try await h.makeApplication(area: h.north, status: "in_progress", claimedBy: h.cw1.id)
+            let consumer = ReplyHandler.consumer(pool: h.db.pool, queue: h.queue, listener: h.listener, concurrency: 1, logger: h.db.logger, metrics: nil)
+            let running = Task { await consumer.run() }
+            defer { consumer.stop(); running.cancel() }
+            var payload = reply(id, inReplyTo: nil, externalID: "R-cut")
+            payload.text_truncated = true
+            payload.rejected_attachments = [.init(filename: "Scan.pdf", reason: "checksum does not match")]
+            try await h.queue.enqueue(try NewJob(queue: .citizenReply, payload: payload, tenantID: h.tenantA))
+            #expect(try await eventually { try await h.count("SELECT count(*)::integer FROM queue_jobs WHERE queue = 'citizen-reply'") == 0 })
+            #expect(try await h.count("SELECT count(*)::integer FROM queue_dead_letters") == 0)
+            let detail = try await h.get("/v1/applications/\(id.uuidString.lowercased())", as: h.cw1)
+            let messages = detail.json["messages"] as? [[String: Any]] ?? []
+            let inbound = try #require(messages.first { $0["direction"] as? String == "inbound" })
+            #expect(inbound["text_truncated"] as? Bool == true)
+            let rejected = inbound["rejected_attachments"] as? [[String: Any]] ?? []
+            #expect(rejected.count == 1)
+            #expect(rejected.first?["filename"] as? String == "Scan.pdf")
+            #expect(rejected.first?["reason"] as? String == "checksum does not match")
+            let timeline = detail.json["timeline"] as? [[String: Any]] ?? []
+            let event = try #require(timeline.first { $0["kind"] as? String == "reply_received" })
+            let data = event["data"] as? [String: Any] ?? [:]
+            #expect(data["text_truncated"] as? Bool == true)
+            #expect(data["rejected_attachments"] as? Int == 1)
+        }
+    }
+
+    @Test("retention also deletes the application's queued and dead-lettered reply payloads, and says so in the audit log")
+    func retentionClearsQueuePayloads() async throws {
+        try await InboxHarness.with { h in
+            let old = try await h.makeApplication(area: h.north, status: "completed", claimedBy: h.cw1.id)
+            let other = try await h.makeApplication(area: h.north, status: "completed", claimedBy: h.cw1.id)
+            try await h.db.pool.query("UPDATE applications SET closed_at = now() - interval '400 days' WHERE id = \(old)")
+            // A reply still queued (far in the future) and one dead letter, both naming the old application.
+            try await h.queue.enqueue(try NewJob(queue: .citizenReply, payload: reply(old, inReplyTo: nil, externalID: "R-late", text: "Erika schreibt"),
+                                                 tenantID: h.tenantA, delay: .seconds(3600)))
+            try await h.db.pool.query("""
+                INSERT INTO queue_dead_letters (job_id, queue, tenant_id, payload, priority, attempts, max_attempts, last_error, created_at)
+                VALUES (4711, 'citizen-reply', \(h.tenantA), jsonb_build_object('reply_id', 'R-dead', 'application_id', \(old.uuidString.lowercased())::text,
+                        'mailbox_id', 'm', 'text', 'Erika schreibt', 'received_at', '2026-01-01T00:00:00Z'), 0, 5, 5, 'gave up', now())
+                """)
+            try await h.queue.enqueue(try NewJob(queue: .citizenReply, payload: reply(other, inReplyTo: nil, externalID: "R-keep"),
+                                                 tenantID: h.tenantA, delay: .seconds(3600)))
+            #expect(try await Retention(pool: h.db.pool, logger: h.db.logger).runIfDue() == 1)
+            #expect(try await h.count("SELECT count(*)::integer FROM queue_jobs WHERE payload->>'application_id' = \(old.uuidString.lowercased())") == 0)
+            #expect(try await h.count("SELECT count(*)::integer FROM queue_dead_letters WHERE payload->>'application_id' = \(old.uuidString.lowercased())") == 0)
+            #expect(try await h.count("SELECT count(*)::integer FROM queue_jobs WHERE payload::text LIKE '%Erika%'") == 0)
+            #expect(try await h.count("SELECT count(*)::integer FROM queue_dead_letters WHERE payload::text LIKE '%Erika%'") == 0)
+            #expect(try await h.count("SELECT count(*)::integer FROM queue_jobs WHERE payload->>'application_id' = \(other.uuidString.lowercased())") == 1)
+            let details = try await h.db.scalar("""
+                SELECT details::text FROM audit_log WHERE application_id = \(old) AND action = 'application.personal_data_delete'
+                """, as: String.self)
+            #expect(details.contains("\"queue_jobs\": 1"))
+            #expect(details.contains("\"dead_letters\": 1"))
+        }
+    }
+
     @Test("retention removes personal data of long-closed applications and keeps the audit trail; one run a day")
     func retention() async throws {
         try await InboxHarness.with { h in

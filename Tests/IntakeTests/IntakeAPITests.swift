@@ -235,6 +235,23 @@ import TestSupport
         #expect(response.status == 201, "\(response.text)")
     }
 
+    @Test func aKeyBoundToSomeServicesCannotReadOrWithdrawApplicationsOfOthers() async throws {
+        let h = try await IntakeHarness.make()
+        // Posted by the tenant's unrestricted portal to `parking`; the restricted key may only use `dogs`.
+        let created = try await h.post(IntakeHarness.validBody(service: "parking"))
+        let id = try #require(created.json["id"] as? String)
+        let read = await h.send(.get, "/v1/applications/\(id)", key: h.restrictedKeyA)
+        #expect(read.status == 404, "\(read.text)")
+        let withdrawn = await h.send(.post, "/v1/applications/\(id)/withdraw", key: h.restrictedKeyA)
+        #expect(withdrawn.status == 404, "\(withdrawn.text)")
+        #expect(try await h.db.scalar("SELECT status FROM applications WHERE id = \(UUID(uuidString: id)!)", as: String.self) == "received")
+        // Its own service stays readable and withdrawable.
+        let own = try await h.post(IntakeHarness.validBody(service: "dogs"), key: h.restrictedKeyA)
+        let ownID = try #require(own.json["id"] as? String)
+        #expect(await h.send(.get, "/v1/applications/\(ownID)", key: h.restrictedKeyA).status == 200)
+        #expect(await h.send(.post, "/v1/applications/\(ownID)/withdraw", key: h.restrictedKeyA).status == 200)
+    }
+
     @Test func malformedRequests() async throws {
         let h = try await IntakeHarness.make()
         let before = try await h.footprint()

@@ -41,6 +41,38 @@ import TestSupport
         }
     }
 
+    @Test func aDeliveryFailureNobodyHoldsGoesToTheAreasMembersOrElseTheTenantsAdmins() async throws {
+        try await SMTPServer.with { server in
+            let harness = try await Harness()
+            let seed = try await Seed.make(harness.db)
+            let admin = try await harness.db.scalar("""
+                INSERT INTO caseworkers (tenant_id, name, email, roles) VALUES (\(seed.tenant), 'Leitung', 'leitung@erkrath.de', '{caseworker,admin}') RETURNING id
+                """, as: UUID.self)
+            _ = admin
+            let unroutable = try await harness.db.scalar("""
+                INSERT INTO applications (tenant_id, service_id, reference, status, applicant, form, submitted_at)
+                SELECT tenant_id, service_id, 'ERK-2026-000125', 'unroutable', applicant, form, now() FROM applications WHERE id = \(seed.application)
+                RETURNING id
+                """, as: UUID.self)
+            try harness.startConsumer(smtpURL: server.url)
+            // No caseworker named: whoever is responsible when the e-mail goes out.
+            for application in [seed.application, unroutable] {
+                try await harness.queue.enqueue(try NewJob(
+                    queue: .notifyEmail,
+                    payload: ["kind": "delivery_failed", "application_id": application.uuidString.lowercased(), "message_id": UUID().uuidString.lowercased()],
+                    tenantID: seed.tenant))
+            }
+            #expect(try await eventually { try await harness.jobsLeft() == 0 && (try server.messages().count) == 2 })
+            await harness.stop()
+            #expect(try await harness.db.scalar("SELECT count(*)::int FROM queue_dead_letters", as: Int.self) == 0)
+            var recipients: [[String]] = []
+            for file in try server.messages() { recipients.append((try await ParsedMessage.parse(file)).to.sorted()) }
+            // The area's active member who wants e-mail (not the deactivated one, not the one who turned it off);
+            // the unroutable one goes to the tenant's admin.
+            #expect(Set(recipients) == [["sachbearbeitung@erkrath.de"], ["leitung@erkrath.de"]])
+        }
+    }
+
     @Test func recipientsWhoNoLongerQualifyGetNothing() async throws {
         try await SMTPServer.with { server in
             let harness = try await Harness()

@@ -175,6 +175,29 @@ struct BridgeTests {
         await h.close()
     }
 
+    @Test func aFailedDeliveryOnAnUnclaimedApplicationAlertsWhoeverIsResponsibleWhenTheMailIsSent() async throws {
+        let h = try await Harness.make()
+        let fixture = try await h.seedTenant()
+        let app = try await h.seedApplications(fixture)[0]
+        // Nobody holds it: back in the area's shared inbox.
+        _ = try await h.count("UPDATE applications SET status = 'assigned', claimed_by = NULL WHERE id = \(app.id) RETURNING 1")
+        #expect(try await h.sandboxPost("/sandbox/mailboxes/\(app.mailbox!.uuidString.lowercased())/close") == 204)
+        let message = try await h.queueMessage(fixture, application: app.id, mailbox: app.mailbox!, kind: "information")
+        let bridge = h.startBridge(h.bridgeConfiguration())
+        #expect(try await h.waitUntilSettled())
+        await bridge.stop()
+        #expect(try await h.messageState(message).deliveryState == "failed")
+        // One alert; its recipients (the area's members, else the tenant's admins) are resolved
+        // by the notification service when it sends, so the job names no caseworker.
+        let notify = try await h.jobs(on: "notify-email")
+        #expect(notify.count == 1)
+        #expect(notify.first?.payload["kind"] as? String == "delivery_failed")
+        #expect(notify.first?.payload["application_id"] as? String == app.id.uuidString.lowercased())
+        #expect(notify.first?.payload["message_id"] as? String == message.uuidString.lowercased())
+        #expect(notify.first?.payload["caseworker_id"] == nil)
+        await h.close()
+    }
+
     @Test func thousandMessagesWithInjectedFaultsAreEachDeliveredExactlyOnce() async throws {
         let faults = FaultInjection(serverErrorRate: 0.30, rateLimitRate: 0.10, retryAfterSeconds: 1, dropRate: 0.05)
         let h = try await Harness.make(faults: faults)
