@@ -48,7 +48,8 @@ public final class PostgresTestServer: Sendable {
         func get() async throws -> PostgresTestServer {
             let task = self.task.withLock { task in
                 if let task { return task }
-                let started = Task { try await PostgresTestServer.start() }
+                // Statement statistics on: tests count the statements of hot paths.
+                let started = Task { try await PostgresTestServer.start(options: .init(statementStatistics: true)) }
                 task = started
                 return started
             }
