@@ -55,12 +55,20 @@ let package = Package(
         .target(name: "HTTPClient", dependencies: ["Threads", "CCurlHTTP"], path: "Shared/HTTPClient"),
         .target(name: "Servicekonto", dependencies: ["HTTPClient", "Digest"], path: "Shared/Servicekonto"),
         .target(name: "Domain", dependencies: ["Postgres", "Logging", "Digest"], path: "Shared/Domain"),
-        .target(name: "Routing", dependencies: ["Domain", "JobQueue", "Postgres", "Logging", "Metrics"], path: "Shared/Routing"),
+        .target(name: "QueueContracts", dependencies: ["JobQueue", "Postgres"], path: "Shared/QueueContracts"),
+        .target(
+            name: "ApplicationLifecycle", dependencies: ["Domain", "QueueContracts", "JobQueue", "Postgres", "Digest"],
+            path: "Shared/ApplicationLifecycle"
+        ),
+        .target(
+            name: "Routing", dependencies: ["ApplicationLifecycle", "QueueContracts", "Domain", "JobQueue", "Postgres", "Logging", "Metrics"],
+            path: "Shared/Routing"
+        ),
 
         // MARK: Services
         .target(
             name: "IntakeService",
-            dependencies: ["Domain", "Postgres", "Schema", "JobQueue", "HTTPServer", "ServiceRuntime", "Logging", "Metrics"],
+            dependencies: ["ApplicationLifecycle", "QueueContracts", "Domain", "Postgres", "Schema", "JobQueue", "HTTPServer", "ServiceRuntime", "Logging", "Metrics"],
             path: "Services/intake/Library"
         ),
         .executableTarget(
@@ -72,7 +80,7 @@ let package = Package(
         ),
         .target(
             name: "ServicekontoBridge",
-            dependencies: ["Servicekonto", "HTTPClient", "Domain", "Postgres", "Schema", "JobQueue", "HTTPServer", "ServiceRuntime", "Logging", "Metrics"],
+            dependencies: ["ApplicationLifecycle", "QueueContracts", "Servicekonto", "HTTPClient", "Domain", "Postgres", "Schema", "JobQueue", "HTTPServer", "ServiceRuntime", "Logging", "Metrics"],
             path: "Services/servicekonto-bridge/Library"
         ),
         .executableTarget(
@@ -101,7 +109,7 @@ let package = Package(
         ),
         .target(
             name: "InboxService",
-            dependencies: ["Domain", "Postgres", "Schema", "JobQueue", "HTTPServer", "ServiceRuntime", "Logging", "Metrics"],
+            dependencies: ["ApplicationLifecycle", "QueueContracts", "Domain", "Postgres", "Schema", "JobQueue", "HTTPServer", "ServiceRuntime", "Logging", "Metrics"],
             path: "Services/inbox/Library"
         ),
         .executableTarget(
@@ -118,7 +126,7 @@ let package = Package(
         ),
         .target(
             name: "NotificationService",
-            dependencies: ["Mail", "JobQueue", "Postgres", "Schema", "ServiceRuntime", "Logging", "Metrics"],
+            dependencies: ["QueueContracts", "Mail", "JobQueue", "Postgres", "Schema", "ServiceRuntime", "Logging", "Metrics"],
             path: "Services/notification/Library"
         ),
         .executableTarget(
@@ -138,19 +146,19 @@ let package = Package(
 
         .executableTarget(
             name: "routing-bench",
-            dependencies: ["Routing", "Domain", "Postgres", "Schema", "JobQueue", "Logging", "Metrics", "TestSupport"],
+            dependencies: ["QueueContracts", "Routing", "Domain", "Postgres", "Schema", "JobQueue", "Logging", "Metrics", "TestSupport"],
             path: "Benchmarks/routing",
             exclude: ["run.sh"]
         ),
         .executableTarget(
             name: "bridge-bench",
-            dependencies: ["ServicekontoBridge", "ServicekontoSandbox", "Servicekonto", "HTTPServer", "JobQueue", "Postgres", "Logging", "Metrics", "TestSupport"],
+            dependencies: ["QueueContracts", "ServicekontoBridge", "ServicekontoSandbox", "Servicekonto", "HTTPServer", "JobQueue", "Postgres", "Logging", "Metrics", "TestSupport"],
             path: "Benchmarks/bridge"
         ),
 
         .executableTarget(
             name: "inbox-bench",
-            dependencies: ["InboxService", "Domain", "Postgres", "HTTPServer", "JobQueue", "Logging", "TestSupport"],
+            dependencies: ["QueueContracts", "InboxService", "Domain", "Postgres", "HTTPServer", "JobQueue", "Logging", "TestSupport"],
             path: "Benchmarks/inbox",
             exclude: ["run.sh"]
         ),
@@ -168,7 +176,7 @@ let package = Package(
 
         .executableTarget(
             name: "notification-bench",
-            dependencies: ["NotificationService", "Mail", "JobQueue", "Postgres", "Metrics", "Logging", "ServiceRuntime", "TestSupport"],
+            dependencies: ["QueueContracts", "NotificationService", "Mail", "JobQueue", "Postgres", "Metrics", "Logging", "ServiceRuntime", "TestSupport"],
             path: "Benchmarks/NotificationBench"
         ),
 
@@ -226,12 +234,12 @@ let package = Package(
         ),
         .testTarget(
             name: "NotificationTests",
-            dependencies: ["NotificationService", "Mail", "JobQueue", "Postgres", "Schema", "ServiceRuntime", "Logging", "Metrics", "TestSupport", "MailTestSupport"],
+            dependencies: ["QueueContracts", "NotificationService", "Mail", "JobQueue", "Postgres", "Schema", "ServiceRuntime", "Logging", "Metrics", "TestSupport", "MailTestSupport"],
             path: "Tests/NotificationTests"
         ),
         .testTarget(
             name: "SchemaTests",
-            dependencies: ["Domain", "Postgres", "Schema", "TestSupport"],
+            dependencies: ["ApplicationLifecycle", "QueueContracts", "JobQueue", "Domain", "Postgres", "Schema", "TestSupport"],
             path: "Tests/SchemaTests"
         ),
         .testTarget(
@@ -241,17 +249,18 @@ let package = Package(
         ),
         .testTarget(
             name: "IntakeTests",
-            dependencies: ["IntakeService", "Domain", "Postgres", "JobQueue", "HTTPServer", "Logging", "TestSupport", "HTTPTestSupport"],
+            dependencies: ["QueueContracts", "IntakeService", "Domain", "Postgres", "JobQueue", "HTTPServer", "Logging", "TestSupport", "HTTPTestSupport"],
             path: "Tests/IntakeTests"
         ),
         .testTarget(
             name: "RoutingTests",
-            dependencies: ["Routing", "Domain", "JobQueue", "Postgres", "Schema", "Logging", "Metrics", "TestSupport", "HTTPTestSupport"],
+            dependencies: ["QueueContracts", "Routing", "Domain", "JobQueue", "Postgres", "Schema", "Logging", "Metrics", "TestSupport", "HTTPTestSupport"],
             path: "Tests/RoutingTests"
         ),
         .testTarget(
             name: "ServicekontoBridgeTests",
             dependencies: [
+                "QueueContracts",
                 "ServicekontoBridge", "ServicekontoSandbox", "Servicekonto", "HTTPClient", "HTTPServer", "JobQueue",
                 "Postgres", "Schema", "Logging", "Metrics", "ServiceRuntime", "TestSupport", "HTTPTestSupport",
             ],
@@ -259,7 +268,7 @@ let package = Package(
         ),
         .testTarget(
             name: "InboxTests",
-            dependencies: ["InboxService", "Domain", "Postgres", "Schema", "JobQueue", "HTTPServer", "Logging", "TestSupport", "HTTPTestSupport"],
+            dependencies: ["QueueContracts", "InboxService", "Domain", "Postgres", "Schema", "JobQueue", "HTTPServer", "Logging", "TestSupport", "HTTPTestSupport"],
             path: "Tests/InboxTests"
         ),
         .target(
@@ -269,7 +278,7 @@ let package = Package(
         ),
         .testTarget(
             name: "EndToEndTests",
-            dependencies: ["SystemTestSupport", "TestSupport", "MailTestSupport", "Postgres"],
+            dependencies: ["QueueContracts", "SystemTestSupport", "TestSupport", "MailTestSupport", "Postgres"],
             path: "Tests/EndToEndTests"
         ),
         .testTarget(

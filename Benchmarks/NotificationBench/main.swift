@@ -4,6 +4,7 @@
 // Usage: notification-bench [jobs] [consumer concurrency]   (SMTP_* variables as for the service)
 import Foundation
 import JobQueue
+import QueueContracts
 import Logging
 import Mail
 import Metrics
@@ -36,10 +37,10 @@ let application = try await scalar("""
     """)
 
 let queue = JobQueue(pool: pool, notifier: nil)
-let payload = NotifyEmailPayload(kind: .newApplication, applicationID: application, caseworkerID: caseworker)
+let payload = NotifyEmailJob(kind: .newApplication, applicationID: application, caseworkerID: caseworker)
 var enqueued = 0
 while enqueued < count {
-    let batch = try (enqueued..<min(enqueued + 1000, count)).map { _ in try NewJob(queue: .notifyEmail, payload: payload, tenantID: tenant) }
+    let batch = try (enqueued..<min(enqueued + 1000, count)).map { _ in try NewJob(payload, tenantID: tenant, deduplicated: false) }
     _ = try await pool.withTransaction { try await queue.enqueue(batch, in: $0) }
     enqueued += batch.count
 }

@@ -12,6 +12,7 @@ import Foundation
 import HTTPClient
 import HTTPServer
 import JobQueue
+import QueueContracts
 import Logging
 import Metrics
 import Postgres
@@ -119,7 +120,7 @@ func run() async throws {
         """).map { try $0.decode("id") }
     let queue = JobQueue(pool: db.pool, notifier: nil)
     try await db.pool.withTransaction { tx in
-        _ = try await queue.enqueue(try ids.map { try NewJob(queue: .citizenOutbox, payload: CitizenOutboxPayload(messageID: $0), tenantID: tenant) }, in: tx)
+        _ = try await queue.enqueue(try ids.map { try NewJob(CitizenOutboxJob(messageID: $0), tenantID: tenant) }, in: tx)
     }
     let configuration = BridgeConfiguration(client: clientConfiguration, concurrency: options.concurrency, replyPolling: false, pollInterval: .milliseconds(100))
     let bridge = ServicekontoBridge(pool: db.pool, listener: nil, queue: queue, configuration: configuration, logger: logger, metrics: MetricsRegistry())

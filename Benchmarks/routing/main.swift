@@ -16,6 +16,7 @@
 import Foundation
 import Domain
 import JobQueue
+import QueueContracts
 import Logging
 import Metrics
 import Postgres
@@ -71,7 +72,7 @@ struct StampingHandler: TransactionalJobHandler {
     let inner: RouteJobHandler
     let stamps: Stamps
     func handle(_ job: Job, in transaction: Transaction) async throws {
-        let id = UUID(uuidString: try job.decodePayload(as: RouteJobPayload.self).applicationID)!
+        let id = UUID(uuidString: try job.payload(as: RouteJob.self).applicationID)!
         stamps.started(id, .now)
         try await inner.handle(job, in: transaction)
         transaction.afterCommit { stamps.routed(id, .now) }
@@ -143,7 +144,7 @@ func insertApplications(_ count: Int, in tx: Transaction) async throws -> [UUID]
 }
 
 func routeJobs(_ ids: [UUID]) throws -> [NewJob] {
-    try ids.map { try NewJob(queue: .route, payload: RouteJobPayload(applicationID: $0.uuidString.lowercased()), tenantID: tenant, dedupeKey: "route:\($0.uuidString.lowercased())") }
+    try ids.map { try NewJob(RouteJob(applicationID: $0), tenantID: tenant) }
 }
 
 let producerQueue = JobQueue(pool: producerPool, notifier: QueueNotifier(pool: producerNotifyPool, logger: logger))
@@ -161,8 +162,7 @@ say("set-up: 50 services × 3 areas × 5 members, \(applications) applications a
 // MARK: Consumer
 let metrics = MetricsRegistry()
 let stamps = Stamps()
-let routing = Routing(queue: JobQueue(pool: pool, notifier: QueueNotifier(pool: notifyPool, logger: logger)),
-                      inboxNotifier: InboxNotifier(pool: notifyPool, logger: logger), metrics: metrics, logger: logger)
+let routing = Routing(queue: JobQueue(pool: pool, notifier: QueueNotifier(pool: notifyPool, logger: logger)), metrics: metrics, logger: logger)
 let listener = PostgresListener(configuration: configuration, logger: logger)
 let consumer = QueueConsumer(
     pool: pool, listener: listener,
@@ -214,7 +214,7 @@ say(String(format: "latency at %.0f/s offered (%d applications): producer commit
 let (waiting, runningTimes) = stamps.split()
 say(String(format: "  of which: waiting in the queue p50 %.2f ms, p99 %.2f ms; handler start → commit p50 %.2f ms, p99 %.2f ms",
            percentile(waiting, 0.5) * 1000, percentile(waiting, 0.99) * 1000, percentile(runningTimes, 0.5) * 1000, percentile(runningTimes, 0.99) * 1000))
-say("inbox NOTIFY statements: \(routing.inboxNotifier?.statementsSent ?? 0) for \(applications + total) applications")
+say("NOTIFY statements (queues and inboxes): \(routing.lifecycle.queue.notifier?.statementsSent ?? 0) for \(applications + total) applications")
 
 for line in await metrics.render().split(separator: "\n")
 where (line.hasPrefix("amtsweg_queue_jobs_retried_total") || line.hasPrefix("amtsweg_queue_jobs_dead_total") || line.hasPrefix("amtsweg_queue_leases_lost_total")) {

@@ -58,8 +58,7 @@ func makeServices(_ runtime: ServiceRuntime) async throws -> [any Service] {
 
     let queue = JobQueue(pool: pool, notifier: QueueNotifier(pool: notifyPool, logger: runtime.logger))
     queue.registerStatistics(in: runtime.metrics)
-    let routing = Routing(queue: queue, inboxNotifier: InboxNotifier(pool: notifyPool, logger: runtime.logger),
-                          metrics: runtime.metrics, logger: runtime.logger)
+    let routing = Routing(queue: queue, metrics: runtime.metrics, logger: runtime.logger)
     let listener = PostgresListener(configuration: configuration, logger: runtime.logger)
     let consumer = QueueConsumer(
         pool: pool, bookkeepingPool: .queueBookkeeping(configuration, logger: runtime.logger), listener: listener,

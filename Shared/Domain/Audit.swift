@@ -42,6 +42,21 @@ public enum Audit {
         try await pool.query(insert(entry))
     }
 
+    /// The audit insert for one entry per row of `from`, for a statement that records audit
+    /// entries in one of its CTEs: the column list is spelled here only. `tenantID`, `objectID`,
+    /// `applicationID` and `details` are SQL over `from`'s columns (`details` a jsonb).
+    public static func insertSelect(
+        tenantID: SQLQuery, actorKind: ActorKind, actorID: UUID?, action: String, objectKind: String,
+        objectID: SQLQuery, applicationID: SQLQuery, requestID: String?, details: SQLQuery, from: SQLQuery
+    ) -> SQLQuery {
+        """
+        INSERT INTO audit_log (tenant_id, actor_kind, actor_id, action, object_kind, object_id, application_id, request_id, details)
+        SELECT \(fragment: tenantID), \(actorKind.rawValue), \(actorID)::uuid, \(action), \(objectKind), \(fragment: objectID),
+               \(fragment: applicationID), \(requestID)::text, \(fragment: details)
+        FROM \(fragment: from)
+        """
+    }
+
     static func insert(_ e: AuditEntry) -> SQLQuery {
         """
         INSERT INTO audit_log (tenant_id, actor_kind, actor_id, action, object_kind, object_id, application_id, request_id, details)

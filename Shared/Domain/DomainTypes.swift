@@ -1,6 +1,7 @@
 /// Names shared by every service. Raw values are exactly the values the schema's CHECKs allow.
 
-/// Lifecycle of an application (DESIGN.md "Application lifecycle").
+/// States of an application (DESIGN.md "Application lifecycle"); the transitions between them are
+/// `ApplicationLifecycle.Transition`'s.
 public enum ApplicationStatus: String, Sendable, Codable, CaseIterable {
     case received, assigned
     case inProgress = "in_progress"
@@ -9,23 +10,6 @@ public enum ApplicationStatus: String, Sendable, Codable, CaseIterable {
 
     /// Open: not completed and not withdrawn.
     public var isOpen: Bool { self != .completed && self != .withdrawn }
-
-    /// Whether the lifecycle allows going from `self` to `next`.
-    public func canTransition(to next: ApplicationStatus) -> Bool {
-        switch (self, next) {
-        case (.received, .assigned), (.received, .unroutable): true
-        case (.unroutable, .assigned): true                          // an admin forwards it
-        case (.assigned, .inProgress): true                          // claim
-        case (.assigned, .assigned): true                            // forward to another area
-        case (.inProgress, .assigned): true                          // release or forward
-        case (.inProgress, .awaitingApplicant): true                 // question sent
-        case (.awaitingApplicant, .inProgress): true                 // reply or resume
-        case (.awaitingApplicant, .assigned): true                   // forward
-        case (.inProgress, .completed), (.awaitingApplicant, .completed): true
-        case (let from, .withdrawn): from.isOpen
-        default: false
-        }
-    }
 
     /// Status value of the BundID postbox for this state.
     public var postboxStatus: String {
@@ -97,11 +81,4 @@ public enum TimelineEventKind: String, Sendable, Codable, CaseIterable {
 public enum ActorKind: String, Sendable, Codable {
     case system, caseworker, applicant, `operator`
     case intakeClient = "intake_client"
-}
-
-/// Payload of a job on the `route` queue (tenant on the job).
-public struct RouteJobPayload: Codable, Sendable, Equatable {
-    public var applicationID: String
-    public init(applicationID: String) { self.applicationID = applicationID }
-    enum CodingKeys: String, CodingKey { case applicationID = "application_id" }
 }

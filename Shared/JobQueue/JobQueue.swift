@@ -53,7 +53,9 @@ public final class JobQueue: Sendable {
         try await pool.withTransaction { try await self.enqueue(job, in: $0) }
     }
 
-    private func wakeAfterCommit(_ queues: [QueueName], _ transaction: Transaction) {
+    /// Wakes the consumers of `queues` once `transaction` has committed (what `enqueue` does;
+    /// for producers that insert with ``insertJobs(on:from:)``).
+    public func wakeAfterCommit(_ queues: [QueueName], _ transaction: Transaction) {
         guard let notifier else { return }
         transaction.afterCommit { for queue in queues { notifier.wake(queue) } }
     }

@@ -13,7 +13,7 @@ public struct QueueName: Hashable, Sendable, CustomStringConvertible {
     public var description: String { rawValue }
 
     /// The NOTIFY channel consumers of this queue LISTEN on.
-    public var channel: String { "queue." + rawValue }
+    public var channel: String { WakeChannel.queue(self) }
 
     static func isValid(_ name: String) -> Bool {
         guard let first = name.utf8.first, first >= 97, first <= 122, name.utf8.count <= 63 else { return false }

@@ -1,8 +1,10 @@
+import FoundationEssentials
 import Logging
 import Postgres
 import Synchronization
 
-/// Wakes consumers after producers commit, without making producers pay for NOTIFY.
+/// The process's one notifier: wakes queue consumers and long-polling inboxes after producers
+/// commit, without making producers pay for NOTIFY. Channel names come from ``WakeChannel``.
 ///
 /// A producer's transaction never runs NOTIFY itself (that would take PostgreSQL's global
 /// notification lock at every commit). Instead its commit hook calls `wake(_:)`, and this notifier
@@ -23,11 +25,18 @@ public final class QueueNotifier: Sendable {
         }
     }
 
+    private struct Notification: Hashable {
+        var channel: String
+        var payload: String
+    }
+
     private struct State {
-        var pending: Set<String> = []
+        var pending: Set<Notification> = []
         var sending = false
     }
 
+    /// Notifications per statement at most.
+    static let maxBatch = 1000
     private let pool: PostgresPool
     private let configuration: Configuration
     private let logger: Logger
@@ -47,9 +56,18 @@ public final class QueueNotifier: Sendable {
 
     /// Asks for the consumers of `queue` to be woken.
     public func wake(_ queue: QueueName) {
+        send(Notification(channel: WakeChannel.queue(queue), payload: ""))
+    }
+
+    /// Asks for the long-polls of `area`'s inboxes to be woken, naming `application`.
+    public func wake(inboxOf area: UUID, application: UUID) {
+        send(Notification(channel: WakeChannel.inbox(area: area), payload: application.uuidString.lowercased()))
+    }
+
+    private func send(_ notification: Notification) {
         guard configuration.enabled else { return }
         let start = state.withLock { state -> Bool in
-            state.pending.insert(queue.channel)
+            state.pending.insert(notification)
             if state.sending { return false }
             state.sending = true
             return true
@@ -59,15 +77,15 @@ public final class QueueNotifier: Sendable {
 
     private func drain() async {
         while true {
-            let channels = state.withLock { state -> [String] in
-                let channels = Array(state.pending)
-                state.pending.removeAll()
-                if channels.isEmpty { state.sending = false }
-                return channels
+            let batch = state.withLock { state -> [Notification] in
+                let batch = Array(state.pending.prefix(Self.maxBatch))
+                state.pending.subtract(batch)
+                if batch.isEmpty { state.sending = false }
+                return batch
             }
-            if channels.isEmpty { return }
+            if batch.isEmpty { return }
             do {
-                try await pool.query(QueueSQL.notify(channels: channels))
+                try await pool.query(QueueSQL.notify(channels: batch.map(\.channel), payloads: batch.map(\.payload)))
                 sent.add(1, ordering: .relaxed)
             } catch {
                 logger.warning("queue notification failed; consumers will find the jobs by polling", ["error": "\(error)"])
@@ -75,4 +93,13 @@ public final class QueueNotifier: Sendable {
             try? await Task.sleep(for: configuration.minimumInterval)
         }
     }
+}
+
+/// Names of the NOTIFY channels, in one place. A notification is only a hint to look again: a
+/// lost one only delays.
+public enum WakeChannel {
+    /// Consumers of `queue` LISTEN here (payload empty).
+    public static func queue(_ queue: QueueName) -> String { "queue." + queue.rawValue }
+    /// Long-polling inboxes that show `area` LISTEN here (payload: the application's id).
+    public static func inbox(area: UUID) -> String { "inbox." + area.uuidString.lowercased() }
 }

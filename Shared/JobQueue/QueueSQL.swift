@@ -32,6 +32,17 @@ enum QueueSQL {
         """
     }
 
+    /// Jobs from a producer's own rows (see `JobQueue.insertJobs(on:from:)`).
+    static func insertSelect(queue: String, rows: SQLQuery) -> SQLQuery {
+        """
+        INSERT INTO queue_jobs (queue, tenant_id, payload, max_attempts, dedupe_key)
+        SELECT \(queue), j.tenant_id, j.payload, (SELECT max_attempts FROM queue_definitions WHERE name = \(queue)), j.dedupe_key
+        FROM (\(fragment: rows)) AS j(tenant_id, payload, dedupe_key)
+        ON CONFLICT (queue, dedupe_key) WHERE dedupe_key IS NOT NULL DO NOTHING
+        RETURNING id
+        """
+    }
+
     /// Claims up to `limit` ready jobs under a new lease (the database clock judges readiness and
     /// the lease's end).
     static func claim(queue: QueueName, limit: Int, leaseID: UUID, consumer: String, leaseMilliseconds: Int64) -> SQLQuery {
@@ -104,8 +115,8 @@ enum QueueSQL {
         """
     }
 
-    static func notify(channels: [String]) -> SQLQuery {
-        "SELECT pg_notify(c, '') FROM unnest(\(channels)::text[]) AS c"
+    static func notify(channels: [String], payloads: [String]) -> SQLQuery {
+        "SELECT count(pg_notify(c, p)) FROM unnest(\(channels)::text[], \(payloads)::text[]) AS n(c, p)"
     }
 
     // MARK: Dead letters

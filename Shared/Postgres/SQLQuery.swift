@@ -4,43 +4,83 @@
 ///     let query: SQLQuery = "SELECT id FROM applications WHERE tenant_id = \(tenant) AND id = \(id)"
 ///
 /// There is deliberately no initialiser from a run-time `String`.
+///
+/// Statements compose: `\(fragment: other)` inserts another `SQLQuery` (itself only literals and
+/// bound parameters) and renumbers its parameters after the ones before it, so a module can hand
+/// out a piece of SQL (e.g. the queue's job insert) for another module's single statement without
+/// any string splicing. The query is kept as literal pieces between parameters, so renumbering
+/// never has to parse SQL.
 public struct SQLQuery: Sendable, ExpressibleByStringInterpolation {
-    public private(set) var sql: String
+    /// The literal SQL between parameters: `pieces.count == parameters.count + 1`.
+    private var pieces: [String]
     public private(set) var parameters: [PostgresParameter]
+    /// The statement with `$1`, `$2`, … in place of the parameters.
+    public let sql: String
 
     public init(stringLiteral value: StaticString) {
-        sql = value.description
-        parameters = []
+        self.init(pieces: [value.description], parameters: [])
     }
 
     public init(stringInterpolation: StringInterpolation) {
-        sql = stringInterpolation.sql
-        parameters = stringInterpolation.parameters
+        self.init(pieces: stringInterpolation.pieces, parameters: stringInterpolation.parameters)
+    }
+
+    private init(pieces: [String], parameters: [PostgresParameter]) {
+        self.pieces = pieces
+        self.parameters = parameters
+        var sql = pieces[0]
+        for index in parameters.indices {
+            sql += "$\(index + 1)"
+            sql += pieces[index + 1]
+        }
+        self.sql = sql
+    }
+
+    /// `queries` joined by `separator` (a literal), parameters renumbered. Empty for no queries.
+    public static func joined(_ queries: [SQLQuery], separator: StaticString) -> SQLQuery {
+        var interpolation = StringInterpolation(literalCapacity: 0, interpolationCount: 0)
+        for (index, query) in queries.enumerated() {
+            if index > 0 { interpolation.appendLiteral(separator) }
+            interpolation.appendInterpolation(fragment: query)
+        }
+        return SQLQuery(stringInterpolation: interpolation)
     }
 
     public struct StringInterpolation: StringInterpolationProtocol {
-        var sql = ""
+        var pieces = [""]
         var parameters: [PostgresParameter] = []
 
         public init(literalCapacity: Int, interpolationCount: Int) {
-            sql.reserveCapacity(literalCapacity + interpolationCount * 3)
+            pieces[0].reserveCapacity(literalCapacity)
             parameters.reserveCapacity(interpolationCount)
         }
 
         public mutating func appendLiteral(_ literal: StaticString) {
-            sql += literal.description
+            pieces[pieces.count - 1] += literal.description
         }
 
         /// Binds `value` as the next parameter.
         public mutating func appendInterpolation(_ value: some PostgresEncodable) {
-            parameters.append(value.postgresParameter)
-            sql += "$\(parameters.count)"
+            bind(value.postgresParameter)
         }
 
         /// Binds an optional value; `nil` is NULL.
         public mutating func appendInterpolation<T: PostgresEncodable>(_ value: T?) {
-            parameters.append(value?.postgresParameter ?? .null)
-            sql += "$\(parameters.count)"
+            bind(value?.postgresParameter ?? .null)
+        }
+
+        /// Inserts another statement's SQL with its parameters, renumbered to follow ours.
+        public mutating func appendInterpolation(fragment: SQLQuery) {
+            pieces[pieces.count - 1] += fragment.pieces[0]
+            for (index, parameter) in fragment.parameters.enumerated() {
+                parameters.append(parameter)
+                pieces.append(fragment.pieces[index + 1])
+            }
+        }
+
+        private mutating func bind(_ parameter: PostgresParameter) {
+            parameters.append(parameter)
+            pieces.append("")
         }
     }
 }

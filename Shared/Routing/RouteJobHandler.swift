@@ -2,6 +2,7 @@ import Foundation
 import Domain
 import JobQueue
 import Metrics
+import QueueContracts
 import Postgres
 
 /// Consumes the `route` queue: each job's routing commits in the same transaction as its ack,
@@ -18,10 +19,7 @@ public struct RouteJobHandler: TransactionalJobHandler {
     }
 
     public func handle(_ job: Job, in transaction: Transaction) async throws {
-        let payload: RouteJobPayload
-        do { payload = try job.decodePayload(as: RouteJobPayload.self) } catch {
-            throw JobFailure.permanent(reason: "route job payload is not {\"application_id\": \"…\"}")
-        }
+        let payload = try job.payload(as: RouteJob.self)
         guard let application = UUID(uuidString: payload.applicationID) else {
             throw JobFailure.permanent(reason: "route job names an invalid application id")
         }

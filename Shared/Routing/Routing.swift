@@ -1,4 +1,5 @@
 import Foundation
+import ApplicationLifecycle
 import Domain
 import JobQueue
 import Logging
@@ -55,38 +56,19 @@ public struct RoutingError: Error, Sendable, Equatable, CustomStringConvertible 
     public var description: String { "\(code): \(message)" }
 }
 
-/// Payload of the `notify-email` job routing enqueues for each caseworker.
-public struct NewApplicationEmailPayload: Codable, Sendable, Equatable {
-    public var kind: String
-    public var applicationID: String
-    public var caseworkerID: String
-    public init(applicationID: UUID, caseworkerID: UUID) {
-        kind = "new_application"
-        self.applicationID = applicationID.uuidString.lowercased()
-        self.caseworkerID = caseworkerID.uuidString.lowercased()
-    }
-    enum CodingKeys: String, CodingKey {
-        case kind
-        case applicationID = "application_id"
-        case caseworkerID = "caseworker_id"
-    }
-}
-
 /// Routing of new applications to responsibility areas. (A forward to a chosen area is the
 /// inbox's, `POST /v1/applications/{id}/forward`.) Every method works inside the caller's
 /// transaction: the state change, its timeline event and audit entry, the `notify-email` jobs, the
-/// receipt message and its `citizen-outbox` job commit together or not at all. Inboxes of the area
-/// are woken after the commit (``InboxNotifier``).
+/// receipt message and its `citizen-outbox` job commit together or not at all (the lifecycle's
+/// `route` transition). Inboxes of the area are woken after the commit by the queue's notifier.
 public struct Routing: Sendable {
-    public let queue: JobQueue
-    public let inboxNotifier: InboxNotifier?
+    public let lifecycle: ApplicationLifecycle
     public let metrics: RoutingMetrics
     public let logger: Logger
     private let ruleCache = RuleCache()
 
-    public init(queue: JobQueue, inboxNotifier: InboxNotifier?, metrics: MetricsRegistry? = nil, logger: Logger) {
-        self.queue = queue
-        self.inboxNotifier = inboxNotifier
+    public init(queue: JobQueue, metrics: MetricsRegistry? = nil, logger: Logger) {
+        lifecycle = ApplicationLifecycle(queue: queue)
         self.metrics = RoutingMetrics(registry: metrics ?? MetricsRegistry())
         self.logger = logger
     }
@@ -100,12 +82,12 @@ public struct Routing: Sendable {
     /// - Parameter tenant: the tenant the job names; nil looks the application up by id alone.
     public func route(application: UUID, tenant: UUID?, in transaction: Transaction) async throws -> RoutingOutcome {
         let rows = try await transaction.query("""
-            SELECT a.tenant_id, a.status, a.reference, a.postbox_mailbox_id, a.postbox_trust_level,
+            SELECT a.tenant_id, a.status,
                    a.applicant -> 'address' ->> 'municipality_key' AS municipality_key,
                    a.applicant -> 'address' ->> 'postal_code' AS postal_code,
                    CASE WHEN EXISTS (SELECT 1 FROM area_rules fr WHERE fr.tenant_id = a.tenant_id AND fr.service_id = a.service_id
                                      AND fr.kind = 'form_field') THEN a.form END AS form,
-                   s.active AS service_active, s.name AS service_name,
+                   s.active AS service_active,
                    t.fallback_area_id, coalesce(fa.active, false) AS fallback_active,
                    coalesce((SELECT jsonb_agg(jsonb_build_object('id', r.id, 'area_id', r.area_id, 'position', r.position,
                                                                  'kind', r.kind, 'definition', r.definition) ORDER BY r.position)
@@ -166,126 +148,20 @@ public struct Routing: Sendable {
         }
         if !serviceActive { data["service_inactive"] = "true" }
 
-        return try await apply(Step(
-            tenantID: tenantID, applicationID: application, from: status, to: area == nil ? .unroutable : .assigned, areaID: area,
-            decision: decision, ruleID: matched?.id, timelineKind: decision == .unroutable ? .unroutable : .assigned,
-            publicTimeline: decision != .unroutable, data: data,
-            reference: try row.decode("reference"), serviceName: try row.decode("service_name"),
-            mailbox: try row.decode("postbox_mailbox_id", as: UUID?.self), trustLevel: try row.decode("postbox_trust_level", as: String?.self),
-            serviceInactive: !serviceActive
-        ), in: transaction)
-    }
-
-    // MARK: The write path
-
-    struct Step {
-        var tenantID: UUID
-        var applicationID: UUID
-        var from: ApplicationStatus
-        var to: ApplicationStatus
-        var areaID: UUID?
-        var decision: RoutingOutcome.Decision
-        var ruleID: UUID?
-        var timelineKind: TimelineEventKind
-        var publicTimeline: Bool
-        var data: [String: String]
-        var reference: String
-        var serviceName: String
-        var mailbox: UUID?
-        var trustLevel: String?
-        var serviceInactive: Bool
-    }
-
-    /// One statement for everything: the state change, timeline, audit, receipt, and the
-    /// `notify-email` and `citizen-outbox` jobs. The jobs are inserted here rather than through
-    /// `JobQueue.enqueue` to save a round trip per application on the hot path; they are the
-    /// same rows `enqueue` writes (queue default attempts, dedupe keys, `ON CONFLICT DO NOTHING`),
-    /// and the queue's notifier wakes their consumers after the commit as `enqueue` would.
-    private func apply(_ step: Step, in transaction: Transaction) async throws -> RoutingOutcome {
-        let subject = "Antrag \(step.reference) eingegangen"
-        let body = "Ihr Antrag „\(step.serviceName)“ mit der Vorgangsnummer \(step.reference) ist eingegangen und wird bearbeitet."
-        let app = step.applicationID.uuidString.lowercased()
-        let rows = try await transaction.query("""
-            WITH app AS (
-                UPDATE applications
-                SET status = \(step.to.rawValue), area_id = \(step.areaID), claimed_by = NULL, version = version + 1, updated_at = now()
-                WHERE tenant_id = \(step.tenantID) AND id = \(step.applicationID) AND status = \(step.from.rawValue)
-                RETURNING id, tenant_id
-            ), timeline AS (
-                INSERT INTO timeline_events (tenant_id, application_id, kind, visibility, actor_kind, actor_caseworker_id, from_status, to_status, data)
-                SELECT tenant_id, id, \(step.timelineKind.rawValue), \(step.publicTimeline ? "public" : "internal"), 'system',
-                       NULL, \(step.from.rawValue), \(step.to.rawValue), \(PostgresJSON(step.data))::jsonb
-                FROM app
-            ), audit AS (
-                INSERT INTO audit_log (tenant_id, actor_kind, actor_id, action, object_kind, object_id, application_id, request_id, details)
-                SELECT tenant_id, 'system', NULL, 'application.route', 'application', id::text, id, NULL,
-                       \(PostgresJSON(step.data))::jsonb
-                FROM app
-            ), receipt AS (
-                INSERT INTO messages (tenant_id, application_id, direction, kind, postbox_status, subject, body, trust_level, mailbox_id, delivery_state)
-                SELECT tenant_id, id, 'outbound', 'status', 'RECEIVED', \(subject), \(body), \(step.trustLevel), \(step.mailbox), 'queued'
-                FROM app
-                WHERE \(step.mailbox)::uuid IS NOT NULL AND NOT EXISTS (
-                    SELECT 1 FROM messages m WHERE m.tenant_id = app.tenant_id AND m.application_id = app.id
-                      AND m.kind = 'status' AND m.postbox_status = 'RECEIVED')
-                RETURNING id
-            ), members AS (
-                SELECT c.id, c.email_notifications
-                FROM area_members am JOIN caseworkers c ON c.tenant_id = am.tenant_id AND c.id = am.caseworker_id
-                WHERE am.tenant_id = \(step.tenantID) AND am.area_id = \(step.areaID)::uuid AND c.active
-            ), email_jobs AS (
-                INSERT INTO queue_jobs (queue, tenant_id, payload, max_attempts, dedupe_key)
-                SELECT 'notify-email', app.tenant_id,
-                       jsonb_build_object('kind', 'new_application', 'application_id', \(app)::text, 'caseworker_id', members.id::text),
-                       (SELECT max_attempts FROM queue_definitions WHERE name = 'notify-email'),
-                       'new_application/' || \(app)::text || '/' || members.id::text
-                FROM app, members WHERE members.email_notifications
-                ON CONFLICT (queue, dedupe_key) WHERE dedupe_key IS NOT NULL DO NOTHING
-                RETURNING 1
-            ), outbox_job AS (
-                INSERT INTO queue_jobs (queue, tenant_id, payload, max_attempts, dedupe_key)
-                SELECT 'citizen-outbox', \(step.tenantID), jsonb_build_object('message_id', receipt.id::text),
-                       (SELECT max_attempts FROM queue_definitions WHERE name = 'citizen-outbox'), 'citizen-outbox:' || receipt.id::text
-                FROM receipt
-                ON CONFLICT (queue, dedupe_key) WHERE dedupe_key IS NOT NULL DO NOTHING
-                RETURNING 1
-            )
-            SELECT (SELECT count(*) FROM app)::int AS updated,
-                   (SELECT id FROM receipt) AS receipt_id,
-                   (SELECT count(*) FROM members)::int AS active_members,
-                   coalesce((SELECT array_agg(id ORDER BY id) FROM members WHERE email_notifications), '{}'::uuid[]) AS recipients,
-                   (SELECT count(*) FROM email_jobs)::int + (SELECT count(*) FROM outbox_job)::int AS jobs
-            """)
-        guard try rows[0].decode("updated", as: Int.self) == 1 else {
-            // The row is locked by us: this only happens if the status check above was wrong.
-            throw RoutingError(code: .invalidTransition, message: "the application changed status while being routed")
-        }
-        let receipt = try rows[0].decode("receipt_id", as: UUID?.self)
-        let recipients = try rows[0].decode("recipients", as: [UUID].self)
-        let activeMembers = try rows[0].decode("active_members", as: Int.self)
-        if let notifier = queue.notifier, try rows[0].decode("jobs", as: Int.self) > 0 {
-            let wakeEmail = !recipients.isEmpty, wakeOutbox = receipt != nil
-            transaction.afterCommit {
-                if wakeEmail { notifier.wake(.notifyEmail) }
-                if wakeOutbox { notifier.wake(.citizenOutbox) }
-            }
-        }
-
+        let result = try await lifecycle.apply(
+            .route, to: area == nil ? .unroutable : .assigned, application: application, scope: Scope(tenantID: tenantID), actor: .system,
+            expectedVersion: nil, area: .some(area), data: data, in: transaction)
         let outcome = RoutingOutcome(
-            applicationID: step.applicationID, tenantID: step.tenantID, decision: step.decision, areaID: step.areaID, ruleID: step.ruleID,
-            activeMembers: activeMembers, notifiedCaseworkers: recipients, receiptMessageID: receipt,
-            serviceInactive: step.serviceInactive, previousStatus: step.from
-        )
-        transaction.afterCommit { [metrics, logger, inboxNotifier] in
+            applicationID: application, tenantID: tenantID, decision: decision, areaID: area, ruleID: matched?.id,
+            activeMembers: result.activeMembers, notifiedCaseworkers: result.notifiedCaseworkers, receiptMessageID: result.statusMessageID,
+            serviceInactive: !serviceActive, previousStatus: status)
+        transaction.afterCommit { [metrics, logger] in
             metrics.record(outcome)
-            if let area = outcome.areaID {
-                inboxNotifier?.wake(area: area, application: outcome.applicationID)
-                if outcome.activeMembers == 0 {
-                    logger.warning("application assigned to an area without active members: nobody is notified", [
-                        "tenant_id": outcome.tenantID.uuidString.lowercased(), "area_id": area.uuidString.lowercased(),
-                        "application_id": outcome.applicationID.uuidString.lowercased(),
-                    ])
-                }
+            if let area = outcome.areaID, outcome.activeMembers == 0 {
+                logger.warning("application assigned to an area without active members: nobody is notified", [
+                    "tenant_id": outcome.tenantID.uuidString.lowercased(), "area_id": area.uuidString.lowercased(),
+                    "application_id": outcome.applicationID.uuidString.lowercased(),
+                ])
             } else if outcome.decision == .unroutable {
                 logger.warning("application is unroutable: no rule matched and the tenant has no fallback area", [
                     "tenant_id": outcome.tenantID.uuidString.lowercased(), "application_id": outcome.applicationID.uuidString.lowercased(),

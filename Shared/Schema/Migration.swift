@@ -33,6 +33,7 @@ public enum Migrations {
         M0004Inbox.migration,
         M0005QueueVacuum.migration,
         M0006RedundantTenantKeys.migration,
+        M0007ReplyIssues.migration,
     ]
 
     public static var latestVersion: Int { all.map(\.version).max() ?? 0 }

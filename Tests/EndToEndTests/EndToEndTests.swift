@@ -39,7 +39,7 @@ struct EndToEndTests {
             _ = try await scenario.mailbox(mailbox) { Scenario.statuses($0) == ["RECEIVED", "PROCESSING"] }
 
             // A question goes to the postbox; the application waits for the applicant.
-            let question = try await system.inboxClient(token: anna).post("/v1/applications/\(id)/messages", [
+            let question = try await scenario.write(id, "messages", token: anna, [
                 "kind": "question", "subject": "Fahrzeugschein fehlt", "body": "Bitte laden Sie den Fahrzeugschein hoch.",
             ])
             #expect(question.status == 201, "\(question)")
@@ -154,7 +154,7 @@ struct EndToEndTests {
             #expect(try await scenario.write(id, "claim", token: anna).status == 200)
             let decision: [String: any Sendable] = ["kind": "decision", "subject": "Bescheid", "body": "Ihr Antrag wird abgelehnt."]
 
-            let refused = try await system.inboxClient(token: anna).post("/v1/applications/\(id)/messages", decision)
+            let refused = try await scenario.write(id, "messages", token: anna, decision)
             #expect(refused.status == 422, "\(refused)")
             #expect(refused.json["code"] as? String == "decisions-not-allowed")
             #expect(refused.header("Content-Type")?.hasPrefix("application/problem+json") == true)
@@ -164,7 +164,7 @@ struct EndToEndTests {
 
             let policy = try await system.inboxClient(token: system.demo.claraAdminToken).call("PATCH", "/v1/admin/tenant", json: ["decisions_via_back_channel": true])
             #expect(policy.status == 200, "\(policy)")
-            let sent = try await system.inboxClient(token: anna).post("/v1/applications/\(id)/messages", decision)
+            let sent = try await scenario.write(id, "messages", token: anna, decision)
             #expect(sent.status == 201, "\(sent)")
             _ = try await scenario.mailbox(mailbox) { Scenario.messages($0).contains { $0["title"] as? String == "Bescheid" } }
         }

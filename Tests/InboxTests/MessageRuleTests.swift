@@ -19,12 +19,12 @@ struct MessageRuleTests {
     func decisionPolicy() async throws {
         try await InboxHarness.with { h in
             let id = try await h.makeApplication(area: h.north, status: "in_progress", claimedBy: h.cw1.id)
-            let refused = try await h.post(path(id), as: h.cw1, json: message("decision"))
+            let refused = try await h.post(path(id), as: h.cw1, json: message("decision"), ifMatch: try await h.version(of: id))
             #expect(refused.status == 422)
             #expect(refused.code == "decisions-not-allowed")
             #expect(try await h.count("SELECT count(*)::integer FROM messages WHERE application_id = \(id)") == 0)
             try await h.db.pool.query("UPDATE tenants SET decisions_via_back_channel = true WHERE id = \(h.tenantA)")
-            let sent = try await h.post(path(id), as: h.cw1, json: message("decision"))
+            let sent = try await h.post(path(id), as: h.cw1, json: message("decision"), ifMatch: try await h.version(of: id))
             #expect(sent.status == 201)
         }
     }
@@ -34,20 +34,20 @@ struct MessageRuleTests {
         try await InboxHarness.with { h in
             let noConsent = try await h.makeApplication(area: h.north, status: "in_progress", claimedBy: h.cw1.id,
                                                         postbox: .init(trust: "high", consent: false))
-            let refused = try await h.post(path(noConsent), as: h.cw1, json: message("document", attachments: true))
+            let refused = try await h.post(path(noConsent), as: h.cw1, json: message("document", attachments: true), ifMatch: try await h.version(of: noConsent))
             #expect(refused.status == 422)
             #expect(refused.code == "document-consent-missing")
 
             let lowTrust = try await h.makeApplication(area: h.north, status: "in_progress", claimedBy: h.cw1.id,
                                                        postbox: .init(trust: "basic", consent: true))
-            let tooLow = try await h.post(path(lowTrust), as: h.cw1, json: message("document", attachments: true))
+            let tooLow = try await h.post(path(lowTrust), as: h.cw1, json: message("document", attachments: true), ifMatch: try await h.version(of: lowTrust))
             #expect(tooLow.status == 422)
             #expect(tooLow.code == "trust-level-too-low")
 
             let fine = try await h.makeApplication(area: h.north, status: "in_progress", claimedBy: h.cw1.id,
                                                    postbox: .init(trust: "substantial", consent: true))
-            #expect(try await h.post(path(fine), as: h.cw1, json: message("document")).status == 422, "a document needs attachments")
-            let sent = try await h.post(path(fine), as: h.cw1, json: message("document", attachments: true))
+            #expect(try await h.post(path(fine), as: h.cw1, json: message("document"), ifMatch: try await h.version(of: fine)).status == 422, "a document needs attachments")
+            let sent = try await h.post(path(fine), as: h.cw1, json: message("document", attachments: true), ifMatch: try await h.version(of: fine))
             #expect(sent.status == 201)
             let messageID = try #require((sent.json["message"] as? [String: Any])?["id"] as? String)
             #expect(try await h.count("SELECT count(*)::integer FROM message_attachments WHERE message_id = \(UUID(uuidString: messageID)!)") == 1)
@@ -60,7 +60,7 @@ struct MessageRuleTests {
         try await InboxHarness.with { h in
             let id = try await h.makeApplication(area: h.north, status: "in_progress", claimedBy: h.cw1.id, postbox: nil)
             for kind in ["question", "information", "decision"] {
-                let response = try await h.post(path(id), as: h.cw1, json: message(kind))
+                let response = try await h.post(path(id), as: h.cw1, json: message(kind), ifMatch: try await h.version(of: id))
                 #expect(response.status == 422)
                 #expect(response.code == "no-postbox")
             }
@@ -73,8 +73,8 @@ struct MessageRuleTests {
     func question() async throws {
         try await InboxHarness.with { h in
             let id = try await h.makeApplication(area: h.north, status: "in_progress", claimedBy: h.cw1.id)
-            #expect(try await h.post(path(id), as: h.cw2, json: message("question")).status == 409, "only the holder writes")
-            let sent = try await h.post(path(id), as: h.cw1, json: message("question"))
+            #expect(try await h.post(path(id), as: h.cw2, json: message("question"), ifMatch: try await h.version(of: id)).status == 409, "only the holder writes")
+            let sent = try await h.post(path(id), as: h.cw1, json: message("question"), ifMatch: try await h.version(of: id))
             #expect(sent.status == 201)
             #expect((sent.json["application"] as? [String: Any])?["status"] as? String == "awaiting_applicant")
             let messageID = try #require((sent.json["message"] as? [String: Any])?["id"] as? String)
@@ -82,7 +82,7 @@ struct MessageRuleTests {
                 SELECT payload::text AS payload FROM queue_jobs WHERE queue = 'citizen-outbox' AND tenant_id = \(h.tenantA) ORDER BY id
                 """).map { try $0.decode("payload", as: String.self) }
             #expect(jobs.contains { $0.replacingOccurrences(of: " ", with: "") == "{\"message_id\":\"\(messageID)\"}" })
-            let again = try await h.post(path(id), as: h.cw1, json: message("question"))
+            let again = try await h.post(path(id), as: h.cw1, json: message("question"), ifMatch: try await h.version(of: id))
             #expect(again.status == 409, "a question is already open")
 
             let detail = try await h.get("/v1/applications/\(id.uuidString.lowercased())", as: h.cw1)

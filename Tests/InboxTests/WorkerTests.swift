@@ -4,6 +4,7 @@ import Foundation
 import JobQueue
 import Logging
 import Postgres
+import QueueContracts
 import Testing
 import TestSupport
 
@@ -19,7 +20,8 @@ struct WorkerTests {
         try await InboxHarness.with { h in
             let id = try await h.makeApplication(area: h.north, status: "in_progress", claimedBy: h.cw1.id)
             let asked = try await h.post("/v1/applications/\(id.uuidString.lowercased())/messages", as: h.cw1,
-                                         json: ["kind": "question", "subject": "Rückfrage", "body": "Bitte Fahrzeugschein nachreichen."])
+                                         json: ["kind": "question", "subject": "Rückfrage", "body": "Bitte Fahrzeugschein nachreichen."],
+                                         ifMatch: try await h.version(of: id))
             #expect(asked.status == 201)
             let question = try #require((asked.json["message"] as? [String: Any])?["id"] as? String)
             #expect(try await h.status(of: id) == "awaiting_applicant")
@@ -120,8 +122,10 @@ struct WorkerTests {
             let recent = try await h.makeApplication(area: h.north, status: "in_progress", claimedBy: h.cw1.id)
             for id in [old, recent] {
                 let base = "/v1/applications/\(id.uuidString.lowercased())"
-                #expect(try await h.post("\(base)/notes", as: h.cw1, json: ["body": "Telefonat mit Frau Mustermann"]).status == 201)
-                #expect(try await h.post("\(base)/messages", as: h.cw1, json: ["kind": "information", "subject": "Info", "body": "Text an Erika"]).status == 201)
+                #expect(try await h.post("\(base)/notes", as: h.cw1, json: ["body": "Telefonat mit Frau Mustermann"],
+                                         ifMatch: try await h.version(of: id)).status == 201)
+                #expect(try await h.post("\(base)/messages", as: h.cw1, json: ["kind": "information", "subject": "Info", "body": "Text an Erika"],
+                                         ifMatch: try await h.version(of: id)).status == 201)
                 let version = try await h.version(of: id)
                 #expect(try await h.post("\(base)/status", as: h.cw1, json: ["status": "completed", "outcome": "approved"], ifMatch: version).status == 200)
                 #expect(try await h.get(base, as: h.cw1).status == 200)

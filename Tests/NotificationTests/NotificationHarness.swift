@@ -1,5 +1,6 @@
 import Foundation
 import JobQueue
+import QueueContracts
 import Logging
 import Mail
 import MailTestSupport
@@ -68,10 +69,11 @@ struct Seed {
             claimer: claimer, claimedApplication: try await application("ERK-2026-000124", claimedBy: claimer))
     }
 
-    func job(_ kind: NotificationKind, to caseworker: UUID, application: UUID? = nil, maxAttempts: Int? = nil) throws -> NewJob {
+    /// Not deduplicated: each test says how many jobs it wants.
+    func job(_ kind: NotifyEmailJob.Kind, to caseworker: UUID, application: UUID? = nil, maxAttempts: Int? = nil) throws -> NewJob {
         try NewJob(
-            queue: .notifyEmail, payload: NotifyEmailPayload(kind: kind, applicationID: application ?? self.application, caseworkerID: caseworker),
-            tenantID: tenant, maxAttempts: maxAttempts)
+            NotifyEmailJob(kind: kind, applicationID: application ?? self.application, caseworkerID: caseworker),
+            tenantID: tenant, maxAttempts: maxAttempts, deduplicated: false)
     }
 }
 

@@ -1,5 +1,6 @@
 import Foundation
 import JobQueue
+import QueueContracts
 import Mail
 import MailTestSupport
 import NotificationService
@@ -213,7 +214,7 @@ import TestSupport
             try harness.startConsumer(smtpURL: server.url)
             try await harness.queue.enqueue(try NewJob(queue: .notifyEmail, payload: ["kind": "nonsense"], tenantID: seed.tenant))
             try await harness.queue.enqueue(try NewJob(
-                queue: .notifyEmail, payload: NotifyEmailPayload(kind: .newApplication, applicationID: seed.application, caseworkerID: seed.member)))
+                NotifyEmailJob(kind: .newApplication, applicationID: seed.application, caseworkerID: seed.member), tenantID: nil))
             #expect(try await eventually { try await harness.queue.deadLetters().count == 2 })
             await harness.stop()
             #expect(try server.messages().isEmpty)

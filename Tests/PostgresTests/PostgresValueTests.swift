@@ -10,6 +10,22 @@ import TestSupport
         var tags: [String]
     }
 
+    @Test func fragmentsComposeWithTheirParametersRenumbered() async throws {
+        let inner: SQLQuery = "SELECT \(7)::int AS n, \("$1 stays text")::text AS label"
+        let outer: SQLQuery = "WITH x AS (\(fragment: inner)) SELECT n + \(35)::int AS total, label, \("after")::text AS tail FROM x"
+        #expect(outer.sql == "WITH x AS (SELECT $1::int AS n, $2::text AS label) SELECT n + $3::int AS total, label, $4::text AS tail FROM x")
+        #expect(outer.parameters.count == 4)
+        let joined = SQLQuery.joined([inner, "SELECT \(1)::int, \("b")::text"], separator: " UNION ALL ")
+        #expect(joined.sql == "SELECT $1::int AS n, $2::text AS label UNION ALL SELECT $3::int, $4::text")
+        #expect(SQLQuery.joined([], separator: ", ").sql.isEmpty)
+        let db = try await TestDatabase.make()
+        let row = try #require(try await db.pool.query(outer).first)
+        #expect(try row.decode("total", as: Int.self) == 42)
+        #expect(try row.decode("label", as: String.self) == "$1 stays text")
+        #expect(try row.decode("tail", as: String.self) == "after")
+        #expect(try await db.pool.query(joined).count == 2)
+    }
+
     @Test func valuesRoundTripThroughTheServer() async throws {
         let db = try await TestDatabase.make()
         let id = UUID()

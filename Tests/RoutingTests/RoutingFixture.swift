@@ -1,6 +1,7 @@
 import Foundation
 import Domain
 import JobQueue
+import QueueContracts
 import Logging
 import Metrics
 import Postgres
@@ -109,8 +110,7 @@ struct RoutingFixture: Sendable {
         while start < applications.count {
             let end = min(start + 1000, applications.count)
             let jobs = try applications[start..<end].map { id in
-                try NewJob(queue: .route, payload: RouteJobPayload(applicationID: id.uuidString.lowercased()), tenantID: tenant,
-                           dedupeKey: "route:\(id.uuidString.lowercased())")
+                try NewJob(RouteJob(applicationID: id), tenantID: tenant)
             }
             try await db.pool.withTransaction { try await queue.enqueue(jobs, in: $0) }
             start = end
@@ -158,8 +158,8 @@ struct Applicant: Codable, Sendable {
 
 extension TestDatabase {
     func makeRouting(logger: Logger? = nil, metrics: MetricsRegistry = MetricsRegistry()) -> Routing {
-        let queue = JobQueue(pool: pool, notifier: nil)
         let notifierPool = PostgresPool(configuration: configuration, pool: .init(maxConnections: 1), logger: self.logger)
-        return Routing(queue: queue, inboxNotifier: InboxNotifier(pool: notifierPool, logger: self.logger), metrics: metrics, logger: logger ?? self.logger)
+        let queue = JobQueue(pool: pool, notifier: QueueNotifier(pool: notifierPool, logger: self.logger))
+        return Routing(queue: queue, metrics: metrics, logger: logger ?? self.logger)
     }
 }

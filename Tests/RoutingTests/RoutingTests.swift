@@ -260,7 +260,7 @@ import TestSupport
         try await f.rule(service: service, area: area, position: 0, "default", "{}")
         let listener = PostgresListener(configuration: db.configuration, logger: db.logger)
         defer { listener.stop() }
-        let events = try await listener.subscribe(to: [InboxNotifier.channel(area: area)])
+        let events = try await listener.subscribe(to: [WakeChannel.inbox(area: area)])
         let app = try await f.application(service: service)
         _ = try await f.route(app, with: db.makeRouting())
         let received = await withTaskGroup(of: ListenerEvent?.self) { group in
@@ -270,6 +270,6 @@ import TestSupport
             group.cancelAll()
             return first
         }
-        #expect(received == .notification(channel: InboxNotifier.channel(area: area), payload: app.uuidString.lowercased()))
+        #expect(received == .notification(channel: WakeChannel.inbox(area: area), payload: app.uuidString.lowercased()))
     }
 }

@@ -1,6 +1,7 @@
 import Foundation
 import HTTPClient
 import JobQueue
+import QueueContracts
 import Postgres
 import Servicekonto
 import ServicekontoBridge
@@ -271,7 +272,7 @@ struct BridgeTests {
         let app = try await h.seedApplications(fixture)[0]
         let message = try await h.queueMessage(fixture, application: app.id, mailbox: app.mailbox!, kind: "information", enqueue: false)
         try await h.db.pool.withTransaction { tx in
-            _ = try await h.queue.enqueue(try NewJob(queue: .citizenOutbox, payload: CitizenOutboxPayload(messageID: message), tenantID: fixture.tenantID, maxAttempts: 3), in: tx)
+            _ = try await h.queue.enqueue(try NewJob(CitizenOutboxJob(messageID: message), tenantID: fixture.tenantID, maxAttempts: 3), in: tx)
         }
         let bridge = h.startBridge(h.bridgeConfiguration())
         #expect(try await h.waitUntilSettled(timeout: .seconds(20)))

@@ -2,6 +2,7 @@ import Foundation
 import HTTPClient
 import HTTPServer
 import JobQueue
+import QueueContracts
 import Logging
 import Metrics
 import Postgres
@@ -161,7 +162,7 @@ final class Harness: Sendable {
 
     func enqueueOutbox(_ ids: [UUID], tenant: UUID) async throws {
         try await db.pool.withTransaction { tx in
-            _ = try await queue.enqueue(try ids.map { try NewJob(queue: .citizenOutbox, payload: CitizenOutboxPayload(messageID: $0), tenantID: tenant) }, in: tx)
+            _ = try await queue.enqueue(try ids.map { try NewJob(CitizenOutboxJob(messageID: $0), tenantID: tenant) }, in: tx)
         }
     }
 

@@ -3,11 +3,8 @@ import FoundationEssentials
 import JobQueue
 import Postgres
 
-/// What happens around assigning an application to an area when a caseworker or admin
-/// forwards it (the one forward; routing assigns new applications by its rules): the area must be
-/// an active area of the tenant, of the application's service or tenant-wide, and its members who
-/// want e-mail get a `notify-email` job (`{"kind": "new_application", "application_id",
-/// "caseworker_id"}`).
+/// Whether an area can take applications, for the tenant's fallback-area setting. (A forward's
+/// area is checked by the lifecycle, in its own statement.)
 struct AreaAssigner: Sendable {
     let queue: JobQueue
 
@@ -26,20 +23,5 @@ struct AreaAssigner: Sendable {
         guard let row = rows.first else { return .unknown }
         if let service, let owner = try row.decode("service_id", as: UUID?.self), owner != service { return .otherService }
         return .fits
-    }
-
-    func afterAssignment(tenant: UUID, application: UUID, area: UUID, in tx: Transaction) async throws {
-        let members = try await tx.query("""
-            SELECT c.id FROM area_members m JOIN caseworkers c ON c.tenant_id = m.tenant_id AND c.id = m.caseworker_id
-            WHERE m.tenant_id = \(tenant) AND m.area_id = \(area) AND c.active AND c.email_notifications
-            ORDER BY c.id
-            """)
-        let jobs = try members.map { row -> NewJob in
-            let caseworker = try row.decode("id", as: UUID.self).lowercased
-            return try NewJob(queue: .notifyEmail,
-                              payload: ["kind": "new_application", "application_id": application.lowercased, "caseworker_id": caseworker],
-                              tenantID: tenant)
-        }
-        try await queue.enqueue(jobs, in: tx)
     }
 }

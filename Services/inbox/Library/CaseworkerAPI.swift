@@ -1,3 +1,4 @@
+import ApplicationLifecycle
 import Domain
 import FoundationEssentials
 import HTTPServer
@@ -13,7 +14,6 @@ struct CaseworkerAPI: Sendable {
     let store: ApplicationStore
     let listing: InboxListing
     let listener: PostgresListener?
-    let assigner: AreaAssigner
     /// Longest `wait` a long-poll may ask for.
     static let maxWaitSeconds = 60
     /// Longest this service actually holds a long-poll (`LONG_POLL_MAX_SECONDS`); longer waits are cut to it.
@@ -139,28 +139,23 @@ struct CaseworkerAPI: Sendable {
 
     // MARK: Claim, release, forward, status
 
-    func claim(_ context: RequestContext, _ p: Principal) async throws -> HTTPResponse {
+    /// One transition of the lifecycle, in a transaction of its own, answered with the summary.
+    private func run(_ transition: Transition, _ context: RequestContext, _ p: Principal) async throws -> HTTPResponse {
         let id = try API.uuid(context, "id", notFound: ApplicationStore.notFound)
-        let summary = try await store.write(id: id, principal: p) { tx, app in
-            try ApplicationStore.requireNotHeldByOther(app, p)
-            try API.checkVersion(context.request, current: app.version)
-            guard app.status == .assigned else { throw ApplicationStore.invalidTransition(app, to: "in_progress") }
-            return try await store.transition(app, to: .inProgress, claimedBy: p.id, areaID: app.areaID, event: .claimed,
-                                              action: "application.claim", principal: p, requestID: context.requestID, in: tx)
+        let version = try API.requiredVersion(context.request)
+        let outcome = try await store.change { tx in
+            try await store.lifecycle.apply(transition, application: id, scope: p.scope, actor: p.actor, expectedVersion: version,
+                                            requestID: context.requestID, in: tx)
         }
-        return try Self.summaryResponse(summary)
+        return try Self.summaryResponse(outcome.summary)
+    }
+
+    func claim(_ context: RequestContext, _ p: Principal) async throws -> HTTPResponse {
+        try await run(.claim, context, p)
     }
 
     func release(_ context: RequestContext, _ p: Principal) async throws -> HTTPResponse {
-        let id = try API.uuid(context, "id", notFound: ApplicationStore.notFound)
-        let summary = try await store.write(id: id, principal: p) { tx, app in
-            if !p.isAdmin { try ApplicationStore.requireNotHeldByOther(app, p) }
-            try API.checkVersion(context.request, current: app.version)
-            guard app.status == .inProgress else { throw ApplicationStore.invalidTransition(app, to: "assigned") }
-            return try await store.transition(app, to: .assigned, claimedBy: nil, areaID: app.areaID, event: .released,
-                                              action: "application.release", principal: p, requestID: context.requestID, in: tx)
-        }
-        return try Self.summaryResponse(summary)
+        try await run(.release, context, p)
     }
 
     struct ForwardBody: Decodable, Validatable {
@@ -179,36 +174,18 @@ struct CaseworkerAPI: Sendable {
     func forward(_ context: RequestContext, _ p: Principal) async throws -> HTTPResponse {
         let id = try API.uuid(context, "id", notFound: ApplicationStore.notFound)
         let body = try context.decodeJSON(ForwardBody.self)
-        let summary = try await store.write(id: id, principal: p) { tx, app in
-            if !p.isAdmin { try ApplicationStore.requireNotHeldByOther(app, p) }
-            try API.checkVersion(context.request, current: app.version)
-            let from = app.status
-            guard from == .assigned || from == .inProgress || from == .awaitingApplicant || from == .unroutable else {
-                throw ApplicationStore.invalidTransition(app, to: "assigned")
-            }
-            if app.areaID == body.areaID {
-                throw HTTPError.validationFailed([.init(field: "area_id", code: "same-area", message: "is the application's current area")])
-            }
-            switch try await assigner.fit(of: body.areaID, tenant: p.tenantID, service: app.serviceID, in: tx) {
-            case .fits: break
-            case .unknown:
-                throw HTTPError.validationFailed([.init(field: "area_id", code: "unknown-area", message: "is not an active area of your tenant")])
-            case .otherService:
-                throw HTTPError.validationFailed([.init(field: "area_id", code: "area-of-another-service",
-                                                        message: "belongs to another service; choose an area of this application's service or a tenant-wide one")])
-            }
+        let version = try API.requiredVersion(context.request)
+        let outcome = try await store.change { tx in
+            guard let state = try await store.lifecycle.lock(id, scope: p.scope, in: tx) else { throw ApplicationStore.notFound }
             var data = ["to_area_id": body.areaID.lowercased]
-            if let old = app.areaID { data["from_area_id"] = old.lowercased }
+            if let old = state.areaID { data["from_area_id"] = old.lowercased }
             if let note = body.note {
-                data["note_id"] = try await NoteBody.insert(note, application: app, author: p, in: tx).lowercased
+                data["note_id"] = try await store.lifecycle.addNote(note, on: state, by: p.id, audited: nil, in: tx).lowercased
             }
-            let summary = try await store.transition(app, to: .assigned, claimedBy: nil, areaID: body.areaID, event: .forwarded,
-                                                     eventData: data, action: "application.forward", principal: p,
-                                                     requestID: context.requestID, in: tx)
-            try await assigner.afterAssignment(tenant: p.tenantID, application: app.id, area: body.areaID, in: tx)
-            return summary
+            return try await store.lifecycle.apply(.forward, application: id, scope: p.scope, actor: p.actor, expectedVersion: version,
+                                                   area: .some(body.areaID), data: data, requestID: context.requestID, in: tx)
         }
-        return try Self.summaryResponse(summary)
+        return try Self.summaryResponse(outcome.summary)
     }
 
     struct StatusBody: Decodable, Validatable {
@@ -217,10 +194,10 @@ struct CaseworkerAPI: Sendable {
         var note: String?
         func validate() -> [Problem.FieldError] {
             var errors: [Problem.FieldError] = []
-            if !["in_progress", "awaiting_applicant", "completed"].contains(status) {
+            if ApplicationStatus(rawValue: status).flatMap(Transition.statusChange(to:)) == nil {
                 errors.append(.init(field: "status", code: "invalid-status", message: "must be in_progress, awaiting_applicant or completed"))
             }
-            if status == "completed" {
+            if status == ApplicationStatus.completed.rawValue {
                 if outcome.flatMap(ApplicationOutcome.init(rawValue:)) == nil {
                     errors.append(.init(field: "outcome", code: "invalid-outcome", message: "must be approved, rejected or done when completing"))
                 }
@@ -235,34 +212,20 @@ struct CaseworkerAPI: Sendable {
     func changeStatus(_ context: RequestContext, _ p: Principal) async throws -> HTTPResponse {
         let id = try API.uuid(context, "id", notFound: ApplicationStore.notFound)
         let body = try context.decodeJSON(StatusBody.self)
-        let next = ApplicationStatus(rawValue: body.status)!
-        let summary = try await store.write(id: id, principal: p) { tx, app in
-            try ApplicationStore.requireNotHeldByOther(app, p)
-            try API.checkVersion(context.request, current: app.version)
-            let allowed: Bool
-            switch (app.status, next) {
-            case (.inProgress, .awaitingApplicant), (.awaitingApplicant, .inProgress), (.inProgress, .completed), (.awaitingApplicant, .completed):
-                allowed = true
-            default:
-                allowed = false
-            }
-            guard allowed else { throw ApplicationStore.invalidTransition(app, to: next.rawValue) }
-            try ApplicationStore.requireHolder(app, p)
+        let target = ApplicationStatus(rawValue: body.status)!
+        let version = try API.requiredVersion(context.request)
+        let outcome = try await store.change { tx in
             var data: [String: String] = [:]
             if let note = body.note {
-                data["note_id"] = try await NoteBody.insert(note, application: app, author: p, in: tx).lowercased
+                guard let state = try await store.lifecycle.lock(id, scope: p.scope, in: tx) else { throw ApplicationStore.notFound }
+                data["note_id"] = try await store.lifecycle.addNote(note, on: state, by: p.id, audited: nil, in: tx).lowercased
             }
-            let event: TimelineEventKind = switch next {
-            case .awaitingApplicant: .awaitingApplicant
-            case .inProgress: .resumed
-            default: .completed
-            }
-            return try await store.transition(app, to: next, claimedBy: app.claimedBy, areaID: app.areaID,
-                                              outcome: body.outcome.flatMap(ApplicationOutcome.init(rawValue:)), event: event,
-                                              eventData: data, action: "application.status", principal: p,
-                                              requestID: context.requestID, in: tx)
+            return try await store.lifecycle.apply(
+                Transition.statusChange(to: target)!, to: target, application: id, scope: p.scope, actor: p.actor,
+                expectedVersion: version, outcome: body.outcome.flatMap(ApplicationOutcome.init(rawValue:)), data: data,
+                requestID: context.requestID, in: tx)
         }
-        return try Self.summaryResponse(summary)
+        return try Self.summaryResponse(outcome.summary)
     }
 
     // MARK: Messages and notes
@@ -270,8 +233,10 @@ struct CaseworkerAPI: Sendable {
     func sendMessage(_ context: RequestContext, _ p: Principal) async throws -> HTTPResponse {
         let id = try API.uuid(context, "id", notFound: ApplicationStore.notFound)
         let body = try context.decodeJSON(MessageBody.self)
-        let result = try await store.write(id: id, principal: p) { tx, app in
-            try await MessageSender(store: store).send(body, app: app, principal: p, request: context.request, in: tx)
+        let version = try API.requiredVersion(context.request)
+        let result = try await store.write(id: id, principal: p) { tx, state in
+            try await MessageSender(lifecycle: store.lifecycle).send(body, on: state, version: version, principal: p,
+                                                                    requestID: context.requestID, in: tx)
         }
         return try .json(result, status: .created, headers: [
             "ETag": "\"\(result.application.version)\"", "Cache-Control": "no-store",
@@ -282,17 +247,16 @@ struct CaseworkerAPI: Sendable {
     func addNote(_ context: RequestContext, _ p: Principal) async throws -> HTTPResponse {
         let id = try API.uuid(context, "id", notFound: ApplicationStore.notFound)
         let body = try context.decodeJSON(NoteBody.self)
-        let noteID = try await store.write(id: id, principal: p) { tx, app in
-            try API.checkVersion(context.request, current: app.version, required: false)
-            guard !app.personalDataDeleted else {
-                throw HTTPError.conflict(code: "personal-data-deleted", detail: "The application's data was deleted after retention.",
-                                         extensions: ["current_state": app.status.rawValue])
+        let version = try API.requiredVersion(context.request)
+        let (noteID, summary) = try await store.write(id: id, principal: p) { tx, state in
+            try ApplicationLifecycle.requireVersion(state, version)
+            guard !state.personalDataDeleted else {
+                throw LifecycleError(.personalDataDeleted, "The application's data was deleted after retention.", state: state.status)
             }
-            let noteID = try await NoteBody.insert(body.body, application: app, author: p, in: tx)
-            try await Audit.record(p.audit("note.create", "note", noteID.lowercased, application: app.id, requestID: context.requestID), in: tx)
-            return noteID
+            let noteID = try await store.lifecycle.addNote(body.body, on: state, by: p.id, audited: context.requestID, in: tx)
+            return (noteID, try await store.lifecycle.touch(state, in: tx))
         }
-        return try .json(["id": noteID.lowercased], status: .created, headers: ["Cache-Control": "no-store"])
+        return try .json(["id": noteID.lowercased], status: .created, headers: ["ETag": summary.etag, "Cache-Control": "no-store"])
     }
 
     // MARK: Helpers
@@ -336,19 +300,5 @@ struct NoteBody: Decodable, Validatable {
         if text.count > 10_000 { return [.init(field: field, code: "too-long", message: "must be at most 10000 characters")] }
         if text.unicodeScalars.contains(where: { $0.value == 0 }) { return [.init(field: field, code: "invalid", message: "must not contain NUL")] }
         return []
-    }
-
-    /// Stores an internal note with its timeline event; returns its id.
-    static func insert(_ text: String, application app: LockedApplication, author p: Principal, in tx: Transaction) async throws -> UUID {
-        let rows = try await tx.query("""
-            INSERT INTO application_notes (tenant_id, application_id, author_id, body)
-            VALUES (\(app.tenantID), \(app.id), \(p.id), \(text)) RETURNING id
-            """)
-        let id = try rows[0].decode("id", as: UUID.self)
-        try await tx.query("""
-            INSERT INTO timeline_events (tenant_id, application_id, kind, visibility, actor_kind, actor_caseworker_id, data)
-            VALUES (\(app.tenantID), \(app.id), 'note', 'internal', 'caseworker', \(p.id), jsonb_build_object('note_id', \(id.lowercased)::text))
-            """)
-        return id
     }
 }

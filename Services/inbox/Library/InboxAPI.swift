@@ -13,7 +13,7 @@ public struct InboxAPI: Sendable {
     public init(pool: PostgresPool, queue: JobQueue, listener: PostgresListener?, longPollLimitSeconds: Int = 60) {
         let store = ApplicationStore(pool: pool, queue: queue)
         let assigner = AreaAssigner(queue: queue)
-        caseworkers = CaseworkerAPI(pool: pool, store: store, listing: InboxListing(pool: pool), listener: listener, assigner: assigner,
+        caseworkers = CaseworkerAPI(pool: pool, store: store, listing: InboxListing(pool: pool), listener: listener,
                                     longPollLimitSeconds: min(max(longPollLimitSeconds, 1), CaseworkerAPI.maxWaitSeconds))
         admin = AdminAPI(pool: pool, queue: queue, store: store, assigner: assigner)
     }

@@ -1,6 +1,7 @@
 import Domain
 import FoundationEssentials
 import HTTPServer
+import JobQueue
 import Logging
 import Postgres
 import Synchronization
@@ -157,7 +158,7 @@ struct InboxListing: Sendable {
         if p.isAdmin {
             areas = try await pool.query("SELECT id FROM responsibility_areas WHERE tenant_id = \(p.tenantID)").map { try $0.decode("id") }
         }
-        return Set(areas.map { "inbox." + $0.lowercased })
+        return Set(areas.map { WakeChannel.inbox(area: $0) })
     }
 }
 

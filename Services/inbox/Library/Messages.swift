@@ -1,3 +1,4 @@
+import ApplicationLifecycle
 import Domain
 import FoundationEssentials
 import HTTPServer
@@ -122,31 +123,33 @@ struct SentMessage: Encodable, Sendable {
 
 /// Applies the back channel rules (DESIGN.md) and queues an outbound message.
 struct MessageSender: Sendable {
-    let store: ApplicationStore
+    let lifecycle: ApplicationLifecycle
 
     static func refused(_ code: String, _ detail: String) -> HTTPError {
         HTTPError(.unprocessableContent, code: code, detail: detail)
     }
 
-    func send(_ body: MessageBody, app: LockedApplication, principal p: Principal, request: HTTPRequest, in tx: Transaction) async throws -> SentMessage {
-        try ApplicationStore.requireNotHeldByOther(app, p)
-        try API.checkVersion(request, current: app.version, required: false)
+    func send(_ body: MessageBody, on app: ApplicationState, version: Int, principal p: Principal, requestID: String,
+              in tx: Transaction) async throws -> SentMessage {
+        try ApplicationLifecycle.requireNotHeldByOther(app, p.id)
+        try ApplicationLifecycle.requireVersion(app, version)
         guard app.status == .inProgress || app.status == .awaitingApplicant else {
             throw HTTPError(.conflict, code: "invalid-state", detail: "Messages are sent while the application is in progress or awaiting the applicant.",
                             extensions: ["current_state": app.status.rawValue])
         }
-        try ApplicationStore.requireHolder(app, p)
+        try ApplicationLifecycle.requireHolder(app, p.id)
         // Back channel rules.
         guard let mailbox = app.mailboxID, let trust = app.trustLevel else {
             throw Self.refused("no-postbox", "The applicant has no citizen postbox; nothing can be sent over the back channel.")
         }
-        switch body.kind {
-        case "decision":
+        let kind = MessageKind(rawValue: body.kind)!
+        switch kind {
+        case .decision:
             guard app.decisionsViaBackChannel else {
                 throw Self.refused("decisions-not-allowed",
                                    "Decisions (Bescheide) are not sent over the back channel: the tenant's policy decisions_via_back_channel is off.")
             }
-        case "document":
+        case .document:
             guard app.documentConsent else {
                 throw Self.refused("document-consent-missing", "The applicant has not consented to receiving documents over the back channel.")
             }
@@ -154,7 +157,7 @@ struct MessageSender: Sendable {
                 throw Self.refused("trust-level-too-low",
                                    "The applicant's trust level (\(trust.rawValue)) is below the service's document trust level (\(app.documentTrustLevel.rawValue)).")
             }
-        case "question":
+        case .question:
             guard app.status == .inProgress else {
                 throw HTTPError(.conflict, code: "invalid-transition", detail: "A question is already awaiting the applicant's reply.",
                                 extensions: ["current_state": app.status.rawValue])
@@ -162,48 +165,22 @@ struct MessageSender: Sendable {
         default:
             break
         }
-        let rows = try await tx.query("""
-            INSERT INTO messages (tenant_id, application_id, direction, kind, subject, body, trust_level, mailbox_id, delivery_state, sent_by)
-            VALUES (\(app.tenantID), \(app.id), 'outbound', \(body.kind), \(body.subject), \(body.body), \(trust.rawValue), \(mailbox), 'queued', \(p.id))
-            RETURNING id
-            """)
-        let messageID = try rows[0].decode("id", as: UUID.self)
-        var attachmentIDs: [String] = []
-        for (position, file) in (body.attachments ?? []).enumerated() {
-            let content = file.content ?? []
-            let inserted = try await tx.query("""
-                INSERT INTO attachments (tenant_id, application_id, origin, position, filename, content_type, size_bytes, sha256, content)
-                VALUES (\(app.tenantID), \(app.id), 'caseworker', \(position), \(file.filename), \(file.contentType), \(content.count),
-                        \(Bytea(SHA256.hash(content))), \(Bytea(content)))
-                RETURNING id
-                """)
-            let attachmentID = try inserted[0].decode("id", as: UUID.self)
-            try await tx.query("INSERT INTO message_attachments (tenant_id, message_id, attachment_id) VALUES (\(app.tenantID), \(messageID), \(attachmentID))")
-            attachmentIDs.append(attachmentID.lowercased)
+        let uploads = (body.attachments ?? []).map {
+            ApplicationLifecycle.Upload(filename: $0.filename, contentType: $0.contentType, content: $0.content ?? [])
         }
-        try await tx.query("""
-            INSERT INTO timeline_events (tenant_id, application_id, kind, visibility, actor_kind, actor_caseworker_id, data)
-            VALUES (\(app.tenantID), \(app.id), 'message_sent', 'internal', 'caseworker', \(p.id),
-                    jsonb_build_object('message_id', \(messageID.lowercased)::text, 'kind', \(body.kind)::text, 'attachments', \(attachmentIDs.count)::integer))
-            """)
-        try await Audit.record(p.audit("message.send", "message", messageID.lowercased, application: app.id, requestID: request.requestID,
-                                       details: ["kind": body.kind, "attachments": String(attachmentIDs.count)]), in: tx)
-        try await store.enqueueOutbox(messageID: messageID, tenantID: app.tenantID, in: tx)
+        let queued = try await lifecycle.queueOutboundMessage(
+            kind: kind, subject: body.subject, body: body.body, uploads: uploads, on: app, mailbox: mailbox, trustLevel: trust,
+            by: p.id, requestID: requestID, in: tx)
         let summary: ApplicationSummary
-        if body.kind == "question" {
-            summary = try await store.transition(app, to: .awaitingApplicant, claimedBy: app.claimedBy, areaID: app.areaID,
-                                                 event: .awaitingApplicant, eventData: ["message_id": messageID.lowercased],
-                                                 action: "application.status", principal: p, requestID: request.requestID, in: tx)
+        if kind == .question {
+            summary = try await lifecycle.apply(.ask, application: app.id, scope: p.scope, actor: p.actor, expectedVersion: app.version,
+                                                data: ["message_id": queued.messageID.lowercased], requestID: requestID, in: tx).summary
         } else {
-            let bumped = try await tx.query("""
-                UPDATE applications SET version = version + 1, updated_at = now() WHERE tenant_id = \(app.tenantID) AND id = \(app.id)
-                RETURNING id, reference, status, outcome, area_id, claimed_by, version
-                """)
-            summary = try ApplicationStore.summary(bumped[0])
-            try await ApplicationStore.notifyAreas([app.areaID], application: app.id, in: tx)
+            summary = try await lifecycle.touch(app, in: tx)
         }
         return SentMessage(
-            message: .init(id: messageID.lowercased, kind: body.kind, deliveryState: "queued", trustLevel: trust.rawValue, attachmentIDs: attachmentIDs),
+            message: .init(id: queued.messageID.lowercased, kind: kind.rawValue, deliveryState: DeliveryState.queued.rawValue,
+                           trustLevel: trust.rawValue, attachmentIDs: queued.attachmentIDs.map(\.lowercased)),
             application: summary
         )
     }

@@ -337,13 +337,10 @@ paths:
         applicant's consent → 422 `document-consent-missing`, with a trust level below the
         service's `document_trust_level` → 422 `trust-level-too-low`. A `question` moves the
         application to `awaiting_applicant`. The message is queued (`delivery_state` `queued`);
-        its delivery state shows on the application. `If-Match` is optional here.
+        its delivery state shows on the application. Like every write it names the version it saw
+        in `If-Match` (428 without, 412 when stale); it adds one to the version.
       parameters:
-        - name: If-Match
-          in: header
-          required: false
-          schema:
-            type: string
+        - $ref: '#/components/parameters/IfMatch'
       requestBody:
         required: true
         content:
@@ -423,6 +420,8 @@ paths:
           $ref: '#/components/responses/Problem'
         '422':
           $ref: '#/components/responses/Invalid'
+        '428':
+          $ref: '#/components/responses/Problem'
   /v1/applications/{id}/notes:
     parameters:
       - $ref: '#/components/parameters/ApplicationID'
@@ -430,6 +429,9 @@ paths:
       operationId: addNote
       tags: [caseworker]
       summary: An internal note, never sent to the applicant
+      description: Names the version it saw in `If-Match` (428 without, 412 when stale); it adds one to the version.
+      parameters:
+        - $ref: '#/components/parameters/IfMatch'
       requestBody:
         required: true
         content:
@@ -468,6 +470,8 @@ paths:
           $ref: '#/components/responses/Problem'
         '422':
           $ref: '#/components/responses/Invalid'
+        '428':
+          $ref: '#/components/responses/Problem'
   /v1/admin/tenant:
     get:
       operationId: getTenant
@@ -1106,7 +1110,7 @@ components:
       name: If-Match
       in: header
       required: true
-      description: The application's version as an entity tag, e.g. `"3"`.
+      description: "The application's version as an entity tag, e.g. `\"3\"`; `*` is no version (428)."
       schema:
         type: string
   responses:
@@ -1344,6 +1348,20 @@ components:
                 enum: [queued, delivered, failed, null]
               failure_reason:
                 type: [string, 'null']
+              text_truncated:
+                type: boolean
+                description: An applicant's reply whose text the postbox bridge cut to its limit.
+              rejected_attachments:
+                type: array
+                description: Files of an applicant's reply the bridge refused, with the reason (checksum, size).
+                items:
+                  type: object
+                  required: [filename, reason]
+                  properties:
+                    filename:
+                      type: string
+                    reason:
+                      type: string
         notes:
           type: array
           items:

@@ -1,3 +1,4 @@
+import ApplicationLifecycle
 import Domain
 import FoundationEssentials
 import HTTPServer
@@ -50,6 +51,12 @@ struct Principal: Sendable {
         .unauthorized, code: "unauthorized", detail: "Send a valid caseworker token as 'Authorization: Bearer <token>'.",
         headers: ["WWW-Authenticate": "Bearer realm=\"amtsweg-inbox\""]
     )
+
+    /// Who the lifecycle records as acting.
+    var actor: Actor { .caseworker(id: id, isAdmin: isAdmin) }
+
+    /// What this caseworker sees: the whole tenant as an admin, else their areas.
+    var scope: Scope { Scope(tenantID: tenantID, areaIDs: isAdmin ? nil : areaIDs) }
 
     func audit(_ action: String, _ objectKind: String, _ objectID: String?, application: UUID? = nil,
                requestID: String, details: [String: String] = [:]) -> AuditEntry {
@@ -110,29 +117,21 @@ enum API {
         return date
     }
 
-    /// `If-Match` against the application's version: `"7"` (an entity tag) or a bare `7`.
-    /// 428 when missing, 400 when malformed, 412 with the current `ETag` when stale.
-    static func checkVersion(_ request: HTTPRequest, current: Int, required: Bool = true) throws {
+    /// The version a write names in `If-Match`: `"7"` (an entity tag) or a bare `7`. 428 when
+    /// missing or `*` (every write names the version it saw), 400 when malformed. The lifecycle
+    /// answers a stale one with 412.
+    static func requiredVersion(_ request: HTTPRequest) throws -> Int {
         let values = request.headers.values(for: "If-Match")
-        guard let raw = values.first else {
-            if required {
-                throw HTTPError(.preconditionRequired, code: "precondition-required",
-                                detail: "Send If-Match with the application's current version (its ETag).")
-            }
-            return
+        guard let raw = values.first, Substring(raw).trimmingHTTPWhitespace() != "*" else {
+            throw HTTPError(.preconditionRequired, code: "precondition-required",
+                            detail: "Send If-Match with the application's current version (its ETag).")
         }
         var text = Substring(raw).trimmingHTTPWhitespace()
-        if text == "*" { return }
         if text.hasPrefix("\"") && text.hasSuffix("\"") && text.count >= 2 { text = text.dropFirst().dropLast() }
         guard values.count == 1, let version = Int(text), version >= 1 else {
             throw HTTPError(.badRequest, code: "invalid-if-match", detail: "If-Match must be the application's version, e.g. \"3\".")
         }
-        guard version == current else {
-            throw HTTPError(.preconditionFailed, code: "precondition-failed",
-                            detail: "The application has changed (version \(current)); fetch it again.",
-                            extensions: ["current_version": String(current)],
-                            headers: ["ETag": "\"\(current)\""])
-        }
+        return version
     }
 }
 

@@ -1,8 +1,10 @@
+import ApplicationLifecycle
 import Domain
 import FoundationEssentials
 import HTTPServer
 import JobQueue
 import Postgres
+import QueueContracts
 
 /// The answer to a created application; also what an idempotent replay returns.
 struct CreatedApplication: Codable, Sendable, Equatable {
@@ -78,17 +80,7 @@ struct IntakeStore: Sendable {
                                \(submission.submittedAt)
                         FROM service
                         RETURNING id, tenant_id, service_id
-                    ), timeline AS (
-                        INSERT INTO timeline_events (tenant_id, application_id, kind, visibility, actor_kind, to_status, data)
-                        SELECT tenant_id, id, 'received', 'public', 'intake_client', 'received',
-                               jsonb_build_object('attachments', \(submission.files.count)::integer)
-                        FROM app
-                    ), audit AS (
-                        INSERT INTO audit_log (tenant_id, actor_kind, actor_id, action, object_kind, object_id, application_id, request_id, details)
-                        SELECT tenant_id, 'intake_client', \(client.id), 'application.create', 'application', id::text, id, \(requestID),
-                               jsonb_build_object('service_id', service_id, 'attachments', \(submission.files.count)::integer)
-                        FROM app
-                    )
+                    ), \(fragment: ApplicationLifecycle.receivedRecords(by: client.id, attachments: submission.files.count, requestID: requestID))
                     SELECT id FROM app
                     """)
                 guard let row = rows.first else { throw ServiceRejected() }
@@ -110,10 +102,7 @@ struct IntakeStore: Sendable {
                 for (position, file) in submission.files.enumerated() {
                     try await insertAttachment(file, position: position, application: id, tenant: client.tenantID, body: submission.body, in: tx)
                 }
-                try await queue.enqueue(
-                    try NewJob(queue: .route, payload: RouteJobPayload(applicationID: created.id), tenantID: client.tenantID, dedupeKey: "route:\(created.id)"),
-                    in: tx
-                )
+                try await queue.enqueue(try NewJob(RouteJob(applicationID: id), tenantID: client.tenantID), in: tx)
                 return created
             }
             return .success(created)
@@ -232,7 +221,7 @@ struct IntakeStore: Sendable {
         let rows = try await pool.query("""
             SELECT a.id, a.reference, s.key AS service, a.status, a.outcome, a.submitted_at, a.received_at, a.updated_at
             FROM applications a JOIN services s ON s.tenant_id = a.tenant_id AND s.id = a.service_id
-            WHERE a.tenant_id = \(client.tenantID) AND a.id = \(id)
+            WHERE \(fragment: ApplicationState.scopeFilter(client.scope, id: id))
             """)
         guard let row = rows.first else { return nil }
         let events = try await pool.query("""
@@ -249,52 +238,27 @@ struct IntakeStore: Sendable {
         )
     }
 
-    /// Withdraws an open application of the client's tenant. nil when there is none; a 409 when
+    /// Withdraws an open application the client may see. false when there is none; a 409 when
     /// it is no longer open.
     func withdraw(id: UUID, client: IntakeClient, requestID: String) async throws -> Bool {
-        try await pool.withTransaction { tx -> Bool in
-            let rows = try await tx.query("""
-                SELECT status, reference, postbox_mailbox_id, postbox_trust_level FROM applications
-                WHERE tenant_id = \(client.tenantID) AND id = \(id) FOR UPDATE
-                """)
-            guard let row = rows.first else { return false }
-            let current = ApplicationStatus(rawValue: try row.decode("status")) ?? .received
-            guard current.canTransition(to: .withdrawn) else {
-                throw HTTPError(.conflict, code: "invalid-transition",
-                                detail: "The application is \(current.rawValue) and can no longer be withdrawn.",
-                                extensions: ["current_state": current.rawValue])
-            }
-            try await tx.query("""
-                UPDATE applications SET status = 'withdrawn', closed_at = now(), updated_at = now(), version = version + 1
-                WHERE tenant_id = \(client.tenantID) AND id = \(id)
-                """)
-            try await tx.query("""
-                INSERT INTO timeline_events (tenant_id, application_id, kind, visibility, actor_kind, from_status, to_status)
-                VALUES (\(client.tenantID), \(id), 'withdrawn', 'public', 'intake_client', \(current.rawValue), 'withdrawn')
-                """)
-            try await Audit.record(AuditEntry(
-                tenantID: client.tenantID, actorKind: .intakeClient, actorID: client.id, action: "application.withdraw",
-                objectKind: "application", objectID: id.uuidString.lowercased(), applicationID: id, requestID: requestID,
-                details: ["from_status": current.rawValue]
-            ), in: tx)
-            // With a postbox, the applicant gets the status message (COMPLETED) over the back channel.
-            if let mailbox = try row.decode("postbox_mailbox_id", as: UUID?.self),
-               let trust = try row.decode("postbox_trust_level", as: String?.self) {
-                let reference = try row.decode("reference", as: String.self)
-                let message = try await tx.query("""
-                    INSERT INTO messages (tenant_id, application_id, direction, kind, postbox_status, subject, body, trust_level, mailbox_id, delivery_state)
-                    VALUES (\(client.tenantID), \(id), 'outbound', 'status', 'COMPLETED', \("Antrag \(reference) zurückgezogen"),
-                            \("Ihr Antrag mit der Vorgangsnummer \(reference) wurde zurückgezogen. Er wird nicht weiter bearbeitet."),
-                            \(trust), \(mailbox), 'queued')
-                    RETURNING id
-                    """)
-                let messageID = try message[0].decode("id", as: UUID.self).uuidString.lowercased()
-                try await queue.enqueue(
-                    try NewJob(queue: .citizenOutbox, payload: ["message_id": messageID], tenantID: client.tenantID, dedupeKey: "citizen-outbox:\(messageID)"),
-                    in: tx
-                )
+        do {
+            try await pool.withTransaction { tx in
+                try await ApplicationLifecycle(queue: queue).apply(
+                    .withdraw, application: id, scope: client.scope, actor: .intakeClient(id: client.id), expectedVersion: nil,
+                    requestID: requestID, in: tx)
             }
             return true
+        } catch let error as LifecycleError where error.code == .notFound {
+            return false
+        } catch let error as LifecycleError {
+            let state = error.currentState?.rawValue ?? ""
+            throw HTTPError(.conflict, code: error.code.rawValue, detail: "The application is \(state) and can no longer be withdrawn.",
+                            extensions: ["current_state": state])
         }
     }
+}
+
+extension IntakeClient {
+    /// What the client sees: its tenant's applications, of its services when it is bound to some.
+    var scope: Scope { Scope(tenantID: tenantID, boundIntakeClient: allServices ? nil : id) }
 }

@@ -4,29 +4,13 @@ import Logging
 import Mail
 import Metrics
 import Postgres
+import QueueContracts
 
-/// The `notify-email` job payload (produced by routing and inbox).
-public struct NotifyEmailPayload: Codable, Sendable, Equatable {
-    public var kind: String
-    public var applicationID: UUID
-    public var caseworkerID: UUID
-
-    public init(kind: NotificationKind, applicationID: UUID, caseworkerID: UUID) {
-        self.kind = kind.rawValue
-        self.applicationID = applicationID
-        self.caseworkerID = caseworkerID
-    }
-
-    enum CodingKeys: String, CodingKey {
-        case kind
-        case applicationID = "application_id"
-        case caseworkerID = "caseworker_id"
-    }
-}
-
-/// Sends one `notify-email` job as an e-mail to a caseworker.
+/// Sends one `notify-email` job (``NotifyEmailJob``) as an e-mail to a caseworker, or — a job
+/// that names none — to whoever is responsible now: the holder, else the area's active members who
+/// want e-mail, else the tenant's active admins (all in one e-mail).
 ///
-/// The recipient is resolved when sending, from the current state: a caseworker who was
+/// A named recipient is checked when sending, against the current state: a caseworker who was
 /// deactivated, turned e-mail off, or is no longer in the application's area (or, for replies
 /// and failed deliveries, no longer holds the case) gets nothing; that is logged and counted,
 /// and the job is done. The e-mail carries only the service's name, the reference and a link:
@@ -61,16 +45,12 @@ public struct NotificationHandler: JobHandler {
 
     public func handle(_ job: Job) async throws {
         guard let tenantID = job.tenantID else { throw JobFailure.permanent(reason: "notify-email job has no tenant") }
-        let payload: NotifyEmailPayload
-        do { payload = try job.decodePayload(as: NotifyEmailPayload.self) } catch {
-            throw JobFailure.permanent(reason: "notify-email payload is not {kind, application_id, caseworker_id}")
-        }
-        guard let kind = NotificationKind(rawValue: payload.kind) else {
-            throw JobFailure.permanent(reason: "unknown notification kind '\(payload.kind.prefix(40))'")
-        }
+        let payload = try job.payload(as: NotifyEmailJob.self)
+        let kind = payload.kind.template
         let jobLogger = logger.with([
             "job_id": String(job.id), "kind": kind.rawValue, "tenant_id": tenantID.uuidString.lowercased(),
-            "application_id": payload.applicationID.uuidString.lowercased(), "caseworker_id": payload.caseworkerID.uuidString.lowercased(),
+            "application_id": payload.applicationID.uuidString.lowercased(),
+            "caseworker_id": payload.caseworkerID?.uuidString.lowercased() ?? "responsible",
         ])
         let context: NotificationContext
         switch try await NotificationContext.load(pool: pool, tenantID: tenantID, payload: payload, kind: kind) {
@@ -92,8 +72,10 @@ public struct NotificationHandler: JobHandler {
         let message: MailMessage
         do {
             let from = try MailAddress(sender.address, displayName: context.tenantName)
+            var to: [MailAddress] = []
+            for recipient in context.recipients { to.append(try MailAddress(recipient)) }
             message = try MailMessage(
-                from: from, to: [MailAddress(context.recipient)], subject: rendered.subject, body: rendered.body,
+                from: from, to: to, subject: rendered.subject, body: rendered.body,
                 idempotencyKey: job.idempotencyKey)
         } catch {
             throw JobFailure.permanent(reason: "cannot build the e-mail: \(error.message)")
@@ -119,6 +101,8 @@ struct NotificationContext {
         case emailTurnedOff = "email_turned_off"
         case notInArea = "not_in_area"
         case notHoldingCase = "not_holding_case"
+        /// Nobody named, and nobody holds it, is in its area or administers the tenant with e-mail on.
+        case nobodyResponsible = "nobody_responsible"
     }
 
     enum Outcome {
@@ -129,10 +113,13 @@ struct NotificationContext {
     var reference: String
     var serviceName: String
     var tenantName: String
-    var recipient: String
+    var recipients: [String]
     var template: MailTemplate?
 
-    static func load(pool: PostgresPool, tenantID: UUID, payload: NotifyEmailPayload, kind: NotificationKind) async throws -> Outcome {
+    static func load(pool: PostgresPool, tenantID: UUID, payload: NotifyEmailJob, kind: NotificationKind) async throws -> Outcome {
+        guard let caseworker = payload.caseworkerID else {
+            return try await loadResponsible(pool: pool, tenantID: tenantID, payload: payload, kind: kind)
+        }
         let templateKind = "email." + kind.rawValue
         let rows = try await pool.query("""
             SELECT a.reference, s.name AS service_name, t.name AS tenant_name, c.email, c.active, c.email_notifications,
@@ -143,7 +130,7 @@ struct NotificationContext {
             FROM applications a
             JOIN tenants t ON t.id = a.tenant_id
             JOIN services s ON s.tenant_id = a.tenant_id AND s.id = a.service_id
-            JOIN caseworkers c ON c.tenant_id = a.tenant_id AND c.id = \(payload.caseworkerID)
+            JOIN caseworkers c ON c.tenant_id = a.tenant_id AND c.id = \(caseworker)
             LEFT JOIN notification_templates own ON own.tenant_id = a.tenant_id AND own.kind = \(templateKind) AND own.locale = t.locale
             LEFT JOIN notification_templates de ON de.tenant_id = a.tenant_id AND de.kind = \(templateKind) AND de.locale = 'de'
             WHERE a.tenant_id = \(tenantID) AND a.id = \(payload.applicationID)
@@ -165,6 +152,64 @@ struct NotificationContext {
         }
         return .send(NotificationContext(
             reference: try row.decode("reference"), serviceName: try row.decode("service_name"),
-            tenantName: try row.decode("tenant_name"), recipient: try row.decode("email"), template: template))
+            tenantName: try row.decode("tenant_name"), recipients: [try row.decode("email")], template: template))
+    }
+
+    /// Nobody named: the holder, else the area's active members who want e-mail, else the
+    /// tenant's active admins who want e-mail — resolved now, so a change of membership since the
+    /// job was queued counts.
+    static func loadResponsible(pool: PostgresPool, tenantID: UUID, payload: NotifyEmailJob, kind: NotificationKind) async throws -> Outcome {
+        let templateKind = "email." + kind.rawValue
+        let rows = try await pool.query("""
+            WITH app AS (
+                SELECT a.tenant_id, a.reference, a.area_id,
+                       CASE WHEN a.status IN ('in_progress', 'awaiting_applicant') THEN a.claimed_by END AS holder,
+                       s.name AS service_name, t.name AS tenant_name, t.locale
+                FROM applications a
+                JOIN tenants t ON t.id = a.tenant_id
+                JOIN services s ON s.tenant_id = a.tenant_id AND s.id = a.service_id
+                WHERE a.tenant_id = \(tenantID) AND a.id = \(payload.applicationID)
+            ), holder AS (
+                SELECT c.email FROM app JOIN caseworkers c ON c.tenant_id = app.tenant_id AND c.id = app.holder
+                WHERE c.active AND c.email_notifications
+            ), members AS (
+                SELECT c.email FROM app
+                JOIN area_members m ON m.tenant_id = app.tenant_id AND m.area_id = app.area_id
+                JOIN caseworkers c ON c.tenant_id = m.tenant_id AND c.id = m.caseworker_id
+                WHERE c.active AND c.email_notifications
+            ), admins AS (
+                SELECT c.email FROM app JOIN caseworkers c ON c.tenant_id = app.tenant_id
+                WHERE 'admin' = ANY(c.roles) AND c.active AND c.email_notifications
+            )
+            SELECT app.reference, app.service_name, app.tenant_name,
+                   coalesce((SELECT array_agg(email ORDER BY email) FROM holder),
+                            (SELECT array_agg(email ORDER BY email) FROM members),
+                            (SELECT array_agg(email ORDER BY email) FROM admins), '{}'::text[]) AS recipients,
+                   coalesce(own.subject, de.subject) AS template_subject, coalesce(own.body, de.body) AS template_body
+            FROM app
+            LEFT JOIN notification_templates own ON own.tenant_id = app.tenant_id AND own.kind = \(templateKind) AND own.locale = app.locale
+            LEFT JOIN notification_templates de ON de.tenant_id = app.tenant_id AND de.kind = \(templateKind) AND de.locale = 'de'
+            """)
+        guard let row = rows.first else { return .skip(.applicationOrCaseworkerGone) }
+        let recipients = try row.decode("recipients", as: [String].self)
+        guard !recipients.isEmpty else { return .skip(.nobodyResponsible) }
+        var template: MailTemplate?
+        if let subject = try row.decode("template_subject", as: String?.self), let body = try row.decode("template_body", as: String?.self) {
+            template = MailTemplate(subject: subject, body: body)
+        }
+        return .send(NotificationContext(
+            reference: try row.decode("reference"), serviceName: try row.decode("service_name"),
+            tenantName: try row.decode("tenant_name"), recipients: recipients, template: template))
+    }
+}
+
+extension NotifyEmailJob.Kind {
+    /// The e-mail each kind of job sends.
+    var template: NotificationKind {
+        switch self {
+        case .newApplication: .newApplication
+        case .applicantReplied: .applicantReplied
+        case .deliveryFailed: .deliveryFailed
+        }
     }
 }

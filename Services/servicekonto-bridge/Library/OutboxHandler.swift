@@ -1,24 +1,12 @@
+import ApplicationLifecycle
 import Domain
 import FoundationEssentials
 import JobQueue
 import Logging
 import Metrics
 import Postgres
+import QueueContracts
 import Servicekonto
-
-/// Payload of a `citizen-outbox` job.
-public struct CitizenOutboxPayload: Codable, Sendable, Equatable {
-    public var message_id: String
-    public init(messageID: UUID) { message_id = messageID.uuidString.lowercased() }
-}
-
-/// Payload of the `notify-email` job sent when a message cannot be delivered.
-public struct DeliveryFailedNotification: Codable, Sendable, Equatable {
-    public var kind = "delivery_failed"
-    public var application_id: String
-    public var caseworker_id: String
-    public var message_id: String
-}
 
 /// Delivers one `citizen-outbox` job: loads the message, checks DESIGN.md "Back channel rules"
 /// again (defence in depth), posts it to the postbox with our message id as `id` (the receiver
@@ -28,8 +16,8 @@ public struct DeliveryFailedNotification: Codable, Sendable, Equatable {
 /// - 5xx, 429 (with its `Retry-After`), no response: retried with backoff; on the job's last
 ///   attempt the message is marked `failed` instead;
 /// - other 4xx and broken rules: `failed` with the reason, a `notify-email` `delivery_failed`
-///   job to the caseworker holding the case, and the job goes to the dead letters (a replay
-///   tries again).
+///   job (to the caseworker holding the case, else to whoever is responsible when it is sent),
+///   and the job goes to the dead letters (a replay tries again).
 ///
 /// Messages of one application go out in the order they were created: a message with an
 /// earlier one still queued is put back (a new delayed job) for up to `orderWait`.
@@ -82,16 +70,13 @@ public struct OutboxHandler: JobHandler {
     }
 
     public func handle(_ job: Job) async throws {
-        let payload: CitizenOutboxPayload
-        do { payload = try job.decodePayload() } catch {
-            throw JobFailure.permanent(reason: "payload is not {\"message_id\": \"<uuid>\"}")
-        }
-        guard let messageID = UUID(uuidString: payload.message_id) else {
+        let payload = try job.payload(as: CitizenOutboxJob.self)
+        guard let messageID = UUID(uuidString: payload.messageID) else {
             throw JobFailure.permanent(reason: "message_id is not a UUID")
         }
         guard let message = try await load(messageID, tenantID: job.tenantID) else {
             outcomes.increment(by: 1, ["outcome": "skipped"])
-            throw JobFailure.permanent(reason: "message \(payload.message_id) not found")
+            throw JobFailure.permanent(reason: "message \(payload.messageID) not found")
         }
         if message.deliveryState == "delivered" {
             outcomes.increment(by: 1, ["outcome": "skipped"])
@@ -241,68 +226,27 @@ public struct OutboxHandler: JobHandler {
     }
 
     func markDelivered(_ message: Loaded, receipt: PostboxReceipt) async throws {
-        let receivedAt = RFC3339.parse(receipt.receivedAt)
-        try await deliveryPool.query("""
-            WITH updated AS (
-                UPDATE messages SET delivery_state = 'delivered', external_id = \(receipt.receiverId),
-                       delivered_at = COALESCE(\(receivedAt)::timestamptz, now()), failure_reason = NULL, updated_at = now()
-                WHERE tenant_id = \(message.tenantID) AND id = \(message.id) AND delivery_state IS DISTINCT FROM 'delivered'
-                RETURNING tenant_id, application_id, id, kind
-            ), event AS (
-                INSERT INTO timeline_events (tenant_id, application_id, kind, visibility, actor_kind, data)
-                SELECT tenant_id, application_id, 'message_delivered', 'internal', 'system',
-                       jsonb_build_object('message_id', id, 'message_kind', kind, 'receiver_id', \(receipt.receiverId)::text)
-                FROM updated
-            )
-            INSERT INTO audit_log (tenant_id, actor_kind, action, object_kind, object_id, application_id, details)
-            SELECT tenant_id, 'system', 'message.deliver', 'message', id::text, application_id,
-                   jsonb_build_object('receiver_id', \(receipt.receiverId)::text, 'duplicate', \(receipt.duplicate)::boolean)
-            FROM updated
-            """)
+        try await deliveryPool.query(ApplicationLifecycle.markDelivered(
+            message: message.id, tenantID: message.tenantID, receiverID: receipt.receiverId,
+            receivedAt: RFC3339.parse(receipt.receivedAt), duplicate: receipt.duplicate))
         outcomes.increment(by: 1, ["outcome": "delivered"])
     }
 
-    /// `failed` with the reason, a timeline event, an audit entry, and a `notify-email` job for
-    /// the caseworker holding the case (none while nobody holds it): one transaction.
+    /// `failed` with the reason, its timeline event and audit entry, and the caseworkers' alert
+    /// (``ApplicationLifecycle/markFailed(message:tenantID:reason:in:)``): one transaction.
     func markFailed(_ message: Loaded, reason: String) async throws {
-        let reason = String(reason.prefix(2000))
         try await pool.withTransaction { transaction in
-            let rows = try await transaction.query("""
-                WITH updated AS (
-                    UPDATE messages SET delivery_state = 'failed', failure_reason = \(reason), delivered_at = NULL, updated_at = now()
-                    WHERE tenant_id = \(message.tenantID) AND id = \(message.id) AND delivery_state IS DISTINCT FROM 'delivered'
-                    RETURNING tenant_id, application_id, id, kind
-                ), event AS (
-                    INSERT INTO timeline_events (tenant_id, application_id, kind, visibility, actor_kind, data)
-                    SELECT tenant_id, application_id, 'message_failed', 'internal', 'system',
-                           jsonb_build_object('message_id', id, 'message_kind', kind)
-                    FROM updated
-                ), audit AS (
-                    INSERT INTO audit_log (tenant_id, actor_kind, action, object_kind, object_id, application_id)
-                    SELECT tenant_id, 'system', 'message.delivery_failed', 'message', id::text, application_id FROM updated
-                )
-                SELECT u.application_id, a.claimed_by
-                FROM updated u JOIN applications a ON a.tenant_id = u.tenant_id AND a.id = u.application_id
-                """)
-            guard let row = rows.first, let caseworker = try row.decode("claimed_by", as: UUID?.self) else { return }
-            let notification = DeliveryFailedNotification(
-                application_id: message.applicationID.uuidString.lowercased(), caseworker_id: caseworker.uuidString.lowercased(),
-                message_id: message.id.uuidString.lowercased())
-            _ = try await queue.enqueue(
-                try NewJob(queue: .notifyEmail, payload: notification, tenantID: message.tenantID,
-                           dedupeKey: "delivery-failed:" + message.id.uuidString.lowercased()),
-                in: transaction)
+            try await ApplicationLifecycle(queue: queue).markFailed(message: message.id, tenantID: message.tenantID, reason: reason, in: transaction)
         }
         outcomes.increment(by: 1, ["outcome": "failed"])
-        logger.warning("message not delivered", ["message_id": message.id.uuidString.lowercased(), "reason": reason])
+        logger.warning("message not delivered", ["message_id": message.id.uuidString.lowercased(), "reason": String(reason.prefix(2000))])
     }
 
     /// An earlier message of the application is still queued: hand this one back as a new
     /// delayed job (a new job, so waiting does not use up delivery attempts).
     func deferBehindEarlier(_ job: Job, _ message: Loaded) async throws {
         _ = try await queue.enqueue(try NewJob(
-            queue: .citizenOutbox, payload: CitizenOutboxPayload(messageID: message.id), tenantID: message.tenantID,
-            delay: configuration.orderRecheck))
+            CitizenOutboxJob(messageID: message.id), tenantID: message.tenantID, delay: configuration.orderRecheck, deduplicated: false))
         outcomes.increment(by: 1, ["outcome": "deferred"])
     }
 }

@@ -1,9 +1,9 @@
-import struct Domain.CitizenReplyPayload
 import FoundationEssentials
 import JobQueue
 import Logging
 import Metrics
 import Postgres
+import QueueContracts
 import Servicekonto
 import ServiceRuntime
 
@@ -167,7 +167,7 @@ public final class ReplyPoller: Service {
         if tenantID == nil {
             logger.warning("reply matches no application; queued without tenant", ["reply_id": reply.id])
         }
-        _ = try await queue.enqueue(try NewJob(queue: .citizenReply, payload: payload, tenantID: tenantID, dedupeKey: String(reply.id.prefix(200))), in: transaction)
+        _ = try await queue.enqueue(try NewJob(payload, tenantID: tenantID), in: transaction)
     }
 
     /// Fits the `attachments_filename_check`: no path separators or control characters.

@@ -1,5 +1,6 @@
-/// The `citizen-reply` queue's job payload: the one definition the servicekonto bridge (producer)
-/// and the inbox (consumer) share.
+import JobQueue
+
+/// `citizen-reply` (servicekonto-bridge → inbox): the one definition producer and consumer share.
 ///
 /// One applicant reply taken from the postbox. The inbox
 /// stores it as an inbound message (`kind` reply, `external_id` = `reply_id`), adds a
@@ -10,7 +11,9 @@
 /// matches they are null and the job has no tenant (the inbox dead-letters it for an operator).
 /// Reply attachments are stored by the bridge in `attachments` (origin `applicant`) in the same
 /// transaction; the payload carries their ids.
-public struct CitizenReplyPayload: Codable, Sendable, Equatable {
+public struct CitizenReplyPayload: QueueContract, Equatable {
+    public static let queue = QueueName.citizenReply
+
     /// The postbox's reply id (also the job's dedupe key and the inbound message's external_id).
     public var reply_id: String
     public var mailbox_id: String
@@ -39,6 +42,27 @@ public struct CitizenReplyPayload: Codable, Sendable, Equatable {
         self.received_at = received_at
         self.attachment_ids = attachment_ids
         self.rejected_attachments = rejected_attachments
+    }
+
+    /// One job per postbox reply.
+    public var dedupeKey: String? { String(reply_id.prefix(200)) }
+
+    /// Fields added after the first version default when absent, so older jobs still decode.
+    public init(from decoder: Decoder) throws {
+        let c = try decoder.container(keyedBy: CodingKeys.self)
+        reply_id = try c.decode(String.self, forKey: .reply_id)
+        mailbox_id = try c.decode(String.self, forKey: .mailbox_id)
+        application_id = try c.decodeIfPresent(String.self, forKey: .application_id)
+        in_reply_to = try c.decodeIfPresent(String.self, forKey: .in_reply_to)
+        text = try c.decode(String.self, forKey: .text)
+        text_truncated = try c.decodeIfPresent(Bool.self, forKey: .text_truncated) ?? false
+        received_at = try c.decode(String.self, forKey: .received_at)
+        attachment_ids = try c.decodeIfPresent([String].self, forKey: .attachment_ids) ?? []
+        rejected_attachments = try c.decodeIfPresent([RejectedAttachment].self, forKey: .rejected_attachments) ?? []
+    }
+
+    enum CodingKeys: String, CodingKey {
+        case reply_id, mailbox_id, application_id, in_reply_to, text, text_truncated, received_at, attachment_ids, rejected_attachments
     }
 
     public struct RejectedAttachment: Codable, Sendable, Equatable {
