@@ -32,6 +32,12 @@ let package = Package(
             providers: [.apt(["libcurl4-openssl-dev"])]
         ),
 
+        // MARK: Build tools
+        // Compiles the files a target lists in its `embedded-files.txt` into it as String constants
+        // (see Plugins/EmbedFiles/EmbedFiles.swift).
+        .plugin(name: "EmbedFiles", capability: .buildTool(), dependencies: ["embed-file"], path: "Plugins/EmbedFiles"),
+        .executableTarget(name: "embed-file", path: "Plugins/embed-file"),
+
         // MARK: Shared libraries
         .target(name: "Logging", path: "Shared/Logging"),
         .target(name: "Threads", path: "Shared/Threads"),
@@ -271,6 +277,12 @@ let package = Package(
             name: "EndToEndTests",
             dependencies: ["SystemTestSupport", "TestSupport", "MailTestSupport", "Postgres"],
             path: "Tests/EndToEndTests"
+        ),
+        .testTarget(
+            name: "EmbedFilesTests",
+            path: "Tests/EmbedFilesTests",
+            exclude: ["Fixtures"],
+            plugins: ["EmbedFiles"]
         ),
         .testTarget(
             name: "MetricsTests",
