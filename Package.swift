@@ -67,13 +67,14 @@ let package = Package(
         .target(
             name: "IntakeService",
             dependencies: ["Domain", "Postgres", "Schema", "JobQueue", "HTTPServer", "ServiceRuntime", "Logging", "Metrics"],
-            path: "Services/intake/Library"
+            path: "Services/intake/Library",
+            plugins: ["EmbedFiles"]  // Services/intake/openapi.yaml, served at /openapi.yaml (see embedded-files.txt)
         ),
         .executableTarget(
             name: "intake",
             dependencies: ["IntakeService", "ServiceRuntime"],
             path: "Services/intake",
-            exclude: ["Library", "openapi.yaml", "sync-openapi.sh"],
+            exclude: ["Library", "openapi.yaml"],
             sources: ["main.swift"]
         ),
         .target(
@@ -108,13 +109,14 @@ let package = Package(
         .target(
             name: "InboxService",
             dependencies: ["Domain", "Postgres", "Schema", "JobQueue", "HTTPServer", "ServiceRuntime", "Logging", "Metrics"],
-            path: "Services/inbox/Library"
+            path: "Services/inbox/Library",
+            plugins: ["EmbedFiles"]  // Services/inbox/openapi.yaml, served at /openapi.yaml (see embedded-files.txt)
         ),
         .executableTarget(
             name: "inbox",
             dependencies: ["InboxService", "ServiceRuntime"],
             path: "Services/inbox",
-            exclude: ["Library", "openapi.yaml", "sync-openapi.sh"],
+            exclude: ["Library", "openapi.yaml"],
             sources: ["main.swift"]
         ),
         .executableTarget(
