@@ -54,6 +54,26 @@ struct LiveServiceTests {
         }
     }
 
+    @Test("a token's last use is recorded, at most once a minute")
+    func tokenLastUse() async throws {
+        let db = try await TestDatabase.make()
+        let token = try await Self.seed(db)
+        func lastUsed() async throws -> String {
+            try await db.scalar("SELECT coalesce(last_used_at::text, '') FROM caseworker_tokens", as: String.self)
+        }
+        #expect(try await lastUsed() == "")
+        try await ManagedProcess.with(product: "inbox", databaseURL: db.url) { inbox in
+            let me = try await APIClient(port: inbox.port, token: token).call("GET", "/v1/me")
+            #expect(me.status == 200, "\(me)")
+            #expect(try await eventually(timeout: .seconds(10)) { try await lastUsed() != "" }, "last_used_at was not written")
+            let first = try await lastUsed()
+            // Within the minute: answered, but not written again.
+            #expect(try await APIClient(port: inbox.port, token: token).call("GET", "/v1/me").status == 200)
+            try await Task.sleep(for: .seconds(3))
+            #expect(try await lastUsed() == first)
+        }
+    }
+
     /// A tenant with a service, an area, an admin, and an application in the area; the admin's token.
     static func seed(_ db: TestDatabase) async throws -> String {
         let admin = AdminStore(pool: db.pool)
