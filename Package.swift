@@ -239,7 +239,7 @@ let package = Package(
         ),
         .testTarget(
             name: "SchemaTests",
-            dependencies: ["Domain", "Postgres", "Schema", "TestSupport"],
+            dependencies: ["Domain", "Postgres", "Schema", "Logging", "TestSupport"],
             path: "Tests/SchemaTests"
         ),
         .testTarget(
