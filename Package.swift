@@ -32,6 +32,12 @@ let package = Package(
             providers: [.apt(["libcurl4-openssl-dev"])]
         ),
 
+        // MARK: Build tools
+        // Compiles the files a target lists in its `embedded-files.txt` into it as String constants
+        // (see Plugins/EmbedFiles/EmbedFiles.swift).
+        .plugin(name: "EmbedFiles", capability: .buildTool(), dependencies: ["embed-file"], path: "Plugins/EmbedFiles"),
+        .executableTarget(name: "embed-file", path: "Plugins/embed-file"),
+
         // MARK: Shared libraries
         .target(name: "Logging", path: "Shared/Logging"),
         .target(name: "Threads", path: "Shared/Threads"),
@@ -69,13 +75,14 @@ let package = Package(
         .target(
             name: "IntakeService",
             dependencies: ["ApplicationLifecycle", "QueueContracts", "Domain", "Postgres", "Schema", "JobQueue", "HTTPServer", "ServiceRuntime", "Logging", "Metrics"],
-            path: "Services/intake/Library"
+            path: "Services/intake/Library",
+            plugins: ["EmbedFiles"]  // Services/intake/openapi.yaml, served at /openapi.yaml (see embedded-files.txt)
         ),
         .executableTarget(
             name: "intake",
             dependencies: ["IntakeService", "ServiceRuntime"],
             path: "Services/intake",
-            exclude: ["Library", "openapi.yaml", "sync-openapi.sh"],
+            exclude: ["Library", "openapi.yaml"],
             sources: ["main.swift"]
         ),
         .target(
@@ -110,13 +117,14 @@ let package = Package(
         .target(
             name: "InboxService",
             dependencies: ["ApplicationLifecycle", "QueueContracts", "Domain", "Postgres", "Schema", "JobQueue", "HTTPServer", "ServiceRuntime", "Logging", "Metrics"],
-            path: "Services/inbox/Library"
+            path: "Services/inbox/Library",
+            plugins: ["EmbedFiles"]  // Services/inbox/openapi.yaml, served at /openapi.yaml (see embedded-files.txt)
         ),
         .executableTarget(
             name: "inbox",
             dependencies: ["InboxService", "ServiceRuntime"],
             path: "Services/inbox",
-            exclude: ["Library", "openapi.yaml", "sync-openapi.sh"],
+            exclude: ["Library", "openapi.yaml"],
             sources: ["main.swift"]
         ),
         .executableTarget(
@@ -239,7 +247,7 @@ let package = Package(
         ),
         .testTarget(
             name: "SchemaTests",
-            dependencies: ["ApplicationLifecycle", "QueueContracts", "JobQueue", "Domain", "Postgres", "Schema", "TestSupport"],
+            dependencies: ["ApplicationLifecycle", "QueueContracts", "JobQueue", "Domain", "Postgres", "Schema", "Logging", "TestSupport"],
             path: "Tests/SchemaTests"
         ),
         .testTarget(
@@ -280,6 +288,12 @@ let package = Package(
             name: "EndToEndTests",
             dependencies: ["QueueContracts", "SystemTestSupport", "TestSupport", "MailTestSupport", "Postgres"],
             path: "Tests/EndToEndTests"
+        ),
+        .testTarget(
+            name: "EmbedFilesTests",
+            path: "Tests/EmbedFilesTests",
+            exclude: ["Fixtures"],
+            plugins: ["EmbedFiles"]
         ),
         .testTarget(
             name: "MetricsTests",

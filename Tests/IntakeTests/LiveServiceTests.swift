@@ -76,6 +76,26 @@ import TestSupport
         #expect(try await db.scalar("SELECT count(*)::int FROM applications", as: Int.self) == 1)
     }
 
+    @Test func aKeysLastUseIsRecordedAtMostOnceAMinute() async throws {
+        let db = try await TestDatabase.make()
+        let key = try await Self.seed(db)
+        func lastUsed() async throws -> String {
+            try await db.scalar("SELECT coalesce(last_used_at::text, '') FROM intake_clients", as: String.self)
+        }
+        #expect(try await lastUsed() == "")
+        try await ManagedProcess.with(product: "intake", databaseURL: db.url) { intake in
+            // An unknown application: authenticated (the key is used), then 404.
+            let status = "GET /v1/applications/\(UUID()) HTTP/1.1\r\nHost: localhost\r\nAuthorization: Bearer \(key)\r\nConnection: close\r\n\r\n"
+            #expect(try await request(port: intake.port, status).status == 404)
+            #expect(try await eventually(timeout: .seconds(10)) { try await lastUsed() != "" }, "last_used_at was not written")
+            let first = try await lastUsed()
+            // Within the minute: answered (from the key cache), but not written again.
+            #expect(try await request(port: intake.port, status).status == 404)
+            try await Task.sleep(for: .seconds(3))
+            #expect(try await lastUsed() == first)
+        }
+    }
+
     /// A tenant with the service `parking` (the document's example) and an intake client key.
     static func seed(_ db: TestDatabase) async throws -> String {
         let admin = AdminStore(pool: db.pool)

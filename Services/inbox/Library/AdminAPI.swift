@@ -8,6 +8,8 @@ import Postgres
 /// change writes an audit entry in its transaction. Ids of another tenant are 404.
 struct AdminAPI: Sendable {
     let pool: PostgresPool
+    /// Notes each token's use (`last_used_at`); nil records nothing.
+    let tokenUse: CredentialUseRecorder?
     let queue: JobQueue
     let store: ApplicationStore
     let assigner: AreaAssigner
@@ -17,7 +19,7 @@ struct AdminAPI: Sendable {
     func register(on router: inout Router) {
         func admin(_ method: HTTPMethod, _ path: String, _ handler: @escaping AdminHandler) {
             router.add(method, path, bodyLimit: method == .get ? nil : 256 * 1024) { context in
-                let p = try await Principal.authenticate(context.request, pool: self.pool)
+                let p = try await Principal.authenticate(context.request, pool: self.pool, lastUse: self.tokenUse)
                 try p.requireAdmin()
                 return try await handler(context, p)
             }

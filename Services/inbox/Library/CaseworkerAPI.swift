@@ -11,6 +11,8 @@ import Postgres
 /// to the applicant and internal notes.
 struct CaseworkerAPI: Sendable {
     let pool: PostgresPool
+    /// Notes each token's use (`last_used_at`); nil records nothing.
+    let tokenUse: CredentialUseRecorder?
     let store: ApplicationStore
     let listing: InboxListing
     let listener: PostgresListener?
@@ -19,17 +21,22 @@ struct CaseworkerAPI: Sendable {
     /// Longest this service actually holds a long-poll (`LONG_POLL_MAX_SECONDS`); longer waits are cut to it.
     var longPollLimitSeconds = 60
 
+    /// The caller, from the request's token.
+    func principal(_ context: RequestContext) async throws -> Principal {
+        try await Principal.authenticate(context.request, pool: pool, lastUse: tokenUse)
+    }
+
     func register(on router: inout Router) {
         router.get("/v1/me") { context in
-            let p = try await Principal.authenticate(context.request, pool: self.pool)
+            let p = try await self.principal(context)
             return try await self.me(p)
         }
         router.get("/v1/inbox") { context in
-            let p = try await Principal.authenticate(context.request, pool: self.pool)
+            let p = try await self.principal(context)
             return try await self.inbox(context, p)
         }
         router.get("/v1/applications/:id") { context in
-            let p = try await Principal.authenticate(context.request, pool: self.pool)
+            let p = try await self.principal(context)
             let id = try API.uuid(context, "id", notFound: ApplicationStore.notFound)
             guard let detail = try await self.store.detail(id: id, principal: p, requestID: context.requestID) else {
                 throw ApplicationStore.notFound
@@ -37,7 +44,7 @@ struct CaseworkerAPI: Sendable {
             return API.rawJSON(detail.json, headers: ["ETag": "\"\(detail.version)\""])
         }
         router.get("/v1/applications/:id/attachments/:aid") { context in
-            let p = try await Principal.authenticate(context.request, pool: self.pool)
+            let p = try await self.principal(context)
             let notFound = HTTPError(.notFound, code: "attachment-not-found", detail: "No such attachment of an application in your inbox.")
             let id = try API.uuid(context, "id", notFound: notFound)
             let aid = try API.uuid(context, "aid", notFound: notFound)
@@ -55,27 +62,27 @@ struct CaseworkerAPI: Sendable {
             ], body: Array(content))
         }
         router.post("/v1/applications/:id/claim", bodyLimit: 64 * 1024) { context in
-            let p = try await Principal.authenticate(context.request, pool: self.pool)
+            let p = try await self.principal(context)
             return try await self.claim(context, p)
         }
         router.post("/v1/applications/:id/release", bodyLimit: 64 * 1024) { context in
-            let p = try await Principal.authenticate(context.request, pool: self.pool)
+            let p = try await self.principal(context)
             return try await self.release(context, p)
         }
         router.post("/v1/applications/:id/forward", bodyLimit: 64 * 1024) { context in
-            let p = try await Principal.authenticate(context.request, pool: self.pool)
+            let p = try await self.principal(context)
             return try await self.forward(context, p)
         }
         router.post("/v1/applications/:id/status", bodyLimit: 64 * 1024) { context in
-            let p = try await Principal.authenticate(context.request, pool: self.pool)
+            let p = try await self.principal(context)
             return try await self.changeStatus(context, p)
         }
         router.post("/v1/applications/:id/messages", bodyLimit: MessageLimits.maxBodyBytes) { context in
-            let p = try await Principal.authenticate(context.request, pool: self.pool)
+            let p = try await self.principal(context)
             return try await self.sendMessage(context, p)
         }
         router.post("/v1/applications/:id/notes", bodyLimit: 64 * 1024) { context in
-            let p = try await Principal.authenticate(context.request, pool: self.pool)
+            let p = try await self.principal(context)
             return try await self.addNote(context, p)
         }
     }

@@ -1,3 +1,4 @@
+import Domain
 import HTTPServer
 import JobQueue
 import Postgres
@@ -10,12 +11,14 @@ public struct InboxAPI: Sendable {
     /// - Parameters:
     ///   - listener: wakes long-polls; without one, `wait` is ignored.
     ///   - longPollLimitSeconds: longest a long-poll is held (requests may ask for up to 60 s).
-    public init(pool: PostgresPool, queue: JobQueue, listener: PostgresListener?, longPollLimitSeconds: Int = 60) {
+    ///   - tokenUse: notes each caseworker token's use (`last_used_at`); nil records nothing.
+    public init(pool: PostgresPool, queue: JobQueue, listener: PostgresListener?, longPollLimitSeconds: Int = 60,
+                tokenUse: CredentialUseRecorder? = nil) {
         let store = ApplicationStore(pool: pool, queue: queue)
         let assigner = AreaAssigner(queue: queue)
-        caseworkers = CaseworkerAPI(pool: pool, store: store, listing: InboxListing(pool: pool), listener: listener,
+        caseworkers = CaseworkerAPI(pool: pool, tokenUse: tokenUse, store: store, listing: InboxListing(pool: pool), listener: listener,
                                     longPollLimitSeconds: min(max(longPollLimitSeconds, 1), CaseworkerAPI.maxWaitSeconds))
-        admin = AdminAPI(pool: pool, queue: queue, store: store, assigner: assigner)
+        admin = AdminAPI(pool: pool, tokenUse: tokenUse, queue: queue, store: store, assigner: assigner)
     }
 
     public func register(on router: inout Router) {

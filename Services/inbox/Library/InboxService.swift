@@ -1,3 +1,4 @@
+import Domain
 import JobQueue
 import Logging
 import Postgres
@@ -31,13 +32,15 @@ public enum InboxService {
         if migrate { try await migrator.migrate(pool) }
         let listener = PostgresListener(configuration: configuration, logger: runtime.logger)
         let queue = JobQueue(pool: pool, notifier: QueueNotifier(pool: notifyPool, logger: runtime.logger))
-        let api = InboxAPI(pool: pool, queue: queue, listener: listener, longPollLimitSeconds: longPollLimit)
+        let tokenUse = CredentialUseRecorder(.caseworkerToken, pool: pool, logger: runtime.logger)
+        let api = InboxAPI(pool: pool, queue: queue, listener: listener, longPollLimitSeconds: longPollLimit, tokenUse: tokenUse)
         var router = runtime.makeRouter()
         api.register(on: &router)
         var services: [any RuntimeService] = [
             runtime.httpService(router: router, readiness: { await readiness(pool: pool, migrator: migrator) }),
             ConsumerService(consumer: ReplyHandler.consumer(pool: pool, queue: queue, listener: listener, concurrency: replyConcurrency,
                                                             logger: runtime.logger, metrics: runtime.metrics)),
+            BackgroundService(name: "caseworker-token-use", run: tokenUse.run(until:)),
         ]
         if retentionEnabled {
             services.append(RetentionService(retention: Retention(pool: pool, logger: runtime.logger), checkInterval: retentionCheck))

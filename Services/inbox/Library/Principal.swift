@@ -18,12 +18,13 @@ struct Principal: Sendable {
 
     var isAdmin: Bool { roles.contains(CaseworkerRole.admin.rawValue) }
 
-    /// The `Authorization: Bearer` caseworker token's owner, or a 401.
-    static func authenticate(_ request: HTTPRequest, pool: PostgresPool) async throws -> Principal {
+    /// The `Authorization: Bearer` caseworker token's owner, or a 401. The token's use is noted
+    /// in `lastUse`, which writes `last_used_at` in the background (nil: not recorded).
+    static func authenticate(_ request: HTTPRequest, pool: PostgresPool, lastUse: CredentialUseRecorder?) async throws -> Principal {
         guard let token = SecretToken.bearer(from: request.headers["Authorization"]),
               token.hasPrefix(SecretToken.Kind.caseworkerToken.rawValue) else { throw unauthorized }
         let rows = try await pool.query("""
-            SELECT c.id, c.tenant_id, c.name, c.email, c.roles, c.email_notifications,
+            SELECT t.id AS token_id, c.id, c.tenant_id, c.name, c.email, c.roles, c.email_notifications,
                    coalesce((SELECT array_agg(m.area_id ORDER BY m.area_id) FROM area_members m
                              JOIN responsibility_areas ra ON ra.tenant_id = m.tenant_id AND ra.id = m.area_id AND ra.active
                              WHERE m.tenant_id = c.tenant_id AND m.caseworker_id = c.id), '{}') AS areas
@@ -33,6 +34,7 @@ struct Principal: Sendable {
               AND (t.expires_at IS NULL OR t.expires_at > now()) AND c.active
             """)
         guard let row = rows.first else { throw unauthorized }
+        lastUse?.record(try row.decode("token_id"))
         return Principal(
             id: try row.decode("id"), tenantID: try row.decode("tenant_id"), name: try row.decode("name"),
             email: try row.decode("email"), roles: try row.decode("roles"),

@@ -17,9 +17,11 @@ public struct IntakeAPI: Sendable {
     let references: ReferenceAllocator
     let accepted: Counter?
 
-    public init(pool: PostgresPool, queue: JobQueue, referenceBlockSize: Int = 1, authCacheTTL: Duration = .seconds(10), metrics: MetricsRegistry? = nil) {
+    /// - Parameter keyUse: notes each key's use (`last_used_at`); nil records nothing.
+    public init(pool: PostgresPool, queue: JobQueue, referenceBlockSize: Int = 1, authCacheTTL: Duration = .seconds(10),
+                keyUse: CredentialUseRecorder? = nil, metrics: MetricsRegistry? = nil) {
         store = IntakeStore(pool: pool, queue: queue)
-        authenticator = IntakeClientAuthenticator(pool: pool, cacheTTL: authCacheTTL)
+        authenticator = IntakeClientAuthenticator(pool: pool, cacheTTL: authCacheTTL, lastUse: keyUse)
         references = ReferenceAllocator(pool: pool, blockSize: referenceBlockSize)
         accepted = metrics?.counter("intake_applications_accepted_total", help: "Applications accepted (201, not counting idempotent replays).")
     }

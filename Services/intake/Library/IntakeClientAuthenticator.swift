@@ -15,15 +15,18 @@ struct IntakeClient: Sendable {
 
 /// Looks intake client keys up by their SHA-256 and remembers hits for `cacheTTL`, so the hot
 /// path does not pay a query per request. A revoked key stops working within `cacheTTL`.
-/// Misses are never cached (a new key works at once).
+/// Misses are never cached (a new key works at once). Every accepted key's use is noted in
+/// `lastUse` (cache hits too), which writes `last_used_at` in the background.
 final class IntakeClientAuthenticator: Sendable {
     private let pool: PostgresPool
     private let cacheTTL: Duration
+    private let lastUse: CredentialUseRecorder?
     private let cache = Mutex<[String: (client: IntakeClient, until: ContinuousClock.Instant)]>([:])
 
-    init(pool: PostgresPool, cacheTTL: Duration) {
+    init(pool: PostgresPool, cacheTTL: Duration, lastUse: CredentialUseRecorder?) {
         self.pool = pool
         self.cacheTTL = cacheTTL
+        self.lastUse = lastUse
     }
 
     /// The client for the `Authorization` header, or a 401.
@@ -34,7 +37,10 @@ final class IntakeClientAuthenticator: Sendable {
         let hash = SecretToken.hash(of: key)
         let cacheKey = Hex.encode(hash)
         let now = ContinuousClock.now
-        if let hit = cache.withLock({ $0[cacheKey] }), hit.until > now { return hit.client }
+        if let hit = cache.withLock({ $0[cacheKey] }), hit.until > now {
+            lastUse?.record(hit.client.id)
+            return hit.client
+        }
         let rows = try await pool.query("""
             SELECT c.id, c.tenant_id, c.all_services, t.reference_prefix
             FROM intake_clients c JOIN tenants t ON t.id = c.tenant_id
@@ -52,6 +58,7 @@ final class IntakeClientAuthenticator: Sendable {
             if cache.count > 10_000 { cache.removeAll() }
             cache[cacheKey] = (client, now + cacheTTL)
         }
+        lastUse?.record(client.id)
         return client
     }
 

@@ -1,3 +1,4 @@
+import class Domain.CredentialUseRecorder  // only this: Domain has a `Service` of its own
 import JobQueue
 import Logging
 import Postgres
@@ -24,12 +25,14 @@ public enum IntakeService {
         let migrator = Migrator(logger: runtime.logger)
         if migrate { try await migrator.migrate(pool) }
         let queue = JobQueue(pool: pool, notifier: QueueNotifier(pool: notifyPool, logger: runtime.logger))
-        let api = IntakeAPI(pool: pool, queue: queue, referenceBlockSize: blockSize, authCacheTTL: authCache, metrics: runtime.metrics)
+        let keyUse = CredentialUseRecorder(.intakeClientKey, pool: pool, logger: runtime.logger)
+        let api = IntakeAPI(pool: pool, queue: queue, referenceBlockSize: blockSize, authCacheTTL: authCache, keyUse: keyUse, metrics: runtime.metrics)
         var router = runtime.makeRouter()
         api.register(on: &router)
         return [
             runtime.httpService(router: router, readiness: { await readiness(pool: pool, migrator: migrator) }),
             IdempotencyKeyPruner(pool: pool, logger: runtime.logger),
+            BackgroundService(name: "intake-key-use", run: keyUse.run(until:)),
         ]
     }
 
