@@ -117,6 +117,20 @@ import TestSupport
         #expect(try await h.db.scalar("SELECT count(*)::int FROM messages WHERE kind = 'status' AND postbox_status = 'COMPLETED' AND delivery_state = 'queued'", as: Int.self) == 1)
         #expect(try await h.db.scalar("SELECT count(*)::int FROM queue_jobs WHERE queue = 'citizen-outbox'", as: Int.self) == 1)
 
+        // The withdrawal's status message comes from the tenant's template when it has one.
+        try await h.db.pool.query("""
+            INSERT INTO notification_templates (tenant_id, kind, subject, body)
+            VALUES (\(h.tenantA), 'citizen.status.withdrawn', 'Zurückgezogen: {{reference}}', 'Ihr Antrag zu {{service}} ist zurückgezogen.')
+            """)
+        let templated = try await h.post(IntakeHarness.validBody())
+        let templatedID = try #require(templated.json["id"] as? String)
+        #expect(await h.send(.post, "/v1/applications/\(templatedID)/withdraw", key: h.keyA).status == 200)
+        let subject = try await h.db.scalar("""
+            SELECT subject FROM messages WHERE application_id = \(UUID(uuidString: templatedID)!) AND postbox_status = 'COMPLETED'
+            """, as: String.self)
+        #expect(subject == "Zurückgezogen: " + (templated.json["reference"] as? String ?? "?"))
+        try await h.db.pool.query("DELETE FROM notification_templates")
+
         // From the other open states too (set by hand as routing and inbox would).
         for state in ["assigned", "in_progress", "awaiting_applicant", "unroutable"] {
             let other = try await h.post(["service": "parking", "applicant": ["name": "Max"], "form": [:]])

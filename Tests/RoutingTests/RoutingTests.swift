@@ -141,6 +141,19 @@ import TestSupport
         #expect(try audit[0].decode("actor_kind", as: String.self) == "system")
         #expect(try audit[0].decodeJSON("details", as: [String: String].self)["area_id"] == m.areas["range"]!.uuidString.lowercased())
 
+        // The receipt is written like every status message: the tenant's own template wins.
+        try await db.pool.query("""
+            INSERT INTO notification_templates (tenant_id, kind, subject, body)
+            VALUES (\(f.tenant), 'citizen.status.assigned', 'Eingang {{reference}}', 'Wir haben Ihren Antrag zu {{service}} erhalten.')
+            """)
+        let templated = try await f.application(service: m.service, postalCode: "52525", postbox: UUID())
+        let templatedReceipt = try #require(try await f.route(templated, with: routing).receiptMessageID)
+        let text = try await db.pool.query("SELECT subject, body, (SELECT reference FROM applications WHERE id = \(templated)) AS reference FROM messages WHERE id = \(templatedReceipt)")[0]
+        #expect(try text.decode("subject", as: String.self) == "Eingang " + (try text.decode("reference", as: String.self)))
+        #expect(try text.decode("body", as: String.self).hasPrefix("Wir haben Ihren Antrag zu "))
+        #expect(!(try text.decode("body", as: String.self)).contains("{{"))
+        try await db.pool.query("DELETE FROM queue_jobs WHERE queue = 'citizen-outbox' AND payload ->> 'message_id' = \(templatedReceipt.uuidString.lowercased())")
+
         // Without a postbox: no message, no outbox job.
         let plain = try await f.application(service: m.service, postalCode: "52525")
         #expect(try await f.route(plain, with: routing).receiptMessageID == nil)

@@ -26,11 +26,11 @@ struct ApplicationStore: Sendable {
         let rows = try await pool.query("""
             WITH app AS (
                 SELECT a.* FROM applications a
-                WHERE a.tenant_id = \(p.tenantID) AND a.id = \(id)
-                  AND (\(p.isAdmin)::boolean OR a.area_id = ANY(\(p.areaIDs)::uuid[]))
+                WHERE \(fragment: ApplicationState.scopeFilter(p.scope, id: id))
             ), audit AS (
-                INSERT INTO audit_log (tenant_id, actor_kind, actor_id, action, object_kind, object_id, application_id, request_id)
-                SELECT tenant_id, 'caseworker', \(p.id), 'application.read', 'application', id::text, id, \(requestID) FROM app
+                \(fragment: Audit.insertSelect(
+                    tenantID: "tenant_id", actorKind: .caseworker, actorID: p.id, action: "application.read", objectKind: "application",
+                    objectID: "id::text", applicationID: "id", requestID: requestID, details: "'{}'::jsonb", from: "app"))
             )
             SELECT app.version, json_build_object(
                 'id', app.id, 'reference', app.reference, 'status', app.status, 'outcome', app.outcome,
@@ -92,8 +92,9 @@ struct ApplicationStore: Sendable {
                 WHERE f.tenant_id = \(p.tenantID) AND f.application_id = \(id) AND f.id = \(attachmentID)
                   AND (\(p.isAdmin)::boolean OR a.area_id = ANY(\(p.areaIDs)::uuid[]))
             ), audit AS (
-                INSERT INTO audit_log (tenant_id, actor_kind, actor_id, action, object_kind, object_id, application_id, request_id)
-                SELECT tenant_id, 'caseworker', \(p.id), 'attachment.read', 'attachment', id::text, application_id, \(requestID) FROM file
+                \(fragment: Audit.insertSelect(
+                    tenantID: "tenant_id", actorKind: .caseworker, actorID: p.id, action: "attachment.read", objectKind: "attachment",
+                    objectID: "id::text", applicationID: "application_id", requestID: requestID, details: "'{}'::jsonb", from: "file"))
             )
             SELECT filename, content_type, content FROM file
             """)
