@@ -262,7 +262,7 @@ let package = Package(
         ),
         .testTarget(
             name: "RoutingTests",
-            dependencies: ["QueueContracts", "Routing", "Domain", "JobQueue", "Postgres", "Schema", "Logging", "Metrics", "TestSupport", "HTTPTestSupport"],
+            dependencies: ["ApplicationLifecycle", "QueueContracts", "Routing", "Domain", "JobQueue", "Postgres", "Schema", "Logging", "Metrics", "TestSupport", "HTTPTestSupport"],
             path: "Tests/RoutingTests"
         ),
         .testTarget(

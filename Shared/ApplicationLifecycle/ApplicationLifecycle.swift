@@ -34,14 +34,7 @@ public struct ApplicationLifecycle: Sendable {
 
     /// The application, locked for the rest of `transaction`, if the scope sees it.
     public func lock(_ id: UUID, scope: Scope, in transaction: Transaction) async throws -> ApplicationState? {
-        let rows = try await transaction.query("""
-            SELECT \(fragment: ApplicationState.columns)
-            FROM applications a
-            JOIN services s ON s.tenant_id = a.tenant_id AND s.id = a.service_id
-            JOIN tenants t ON t.id = a.tenant_id
-            WHERE \(fragment: ApplicationState.scopeFilter(scope, id: id))
-            FOR UPDATE OF a
-            """)
+        let rows = try await transaction.query(ApplicationState.locking(id, scope: scope))
         return try rows.first.map(ApplicationState.init(row:))
     }
 

@@ -28,7 +28,7 @@ public struct ApplicationState: Sendable {
         status == .inProgress || status == .awaitingApplicant ? claimedBy : nil
     }
 
-    /// The columns of ``init(row:prefix:)``, selected from `applications a`, `services s`,
+    /// The columns ``init(row:)`` reads, selected from `applications a`, `services s`,
     /// `tenants t`, as the lifecycle's statements select them.
     static let columns: SQLQuery = """
         a.id, a.tenant_id, a.reference, a.status, a.outcome, a.area_id, a.claimed_by, a.version, a.service_id,
@@ -55,6 +55,18 @@ public struct ApplicationState: Sendable {
         documentConsent = try row.decode("document_consent")
         decisionsViaBackChannel = try row.decode("decisions_via_back_channel")
         personalDataDeleted = try row.decode("deleted")
+    }
+
+    /// The application with its row lock, if the scope sees it: what ``init(row:)`` reads.
+    static func locking(_ id: UUID, scope: Scope) -> SQLQuery {
+        """
+        SELECT \(fragment: columns)
+        FROM applications a
+        JOIN services s ON s.tenant_id = a.tenant_id AND s.id = a.service_id
+        JOIN tenants t ON t.id = a.tenant_id
+        WHERE \(fragment: scopeFilter(scope, id: id))
+        FOR UPDATE OF a
+        """
     }
 
     /// The scope's filter on `applications a` (tenant, id, areas, an intake key's services).

@@ -37,12 +37,7 @@ struct TransitionStatement {
         let data = PostgresJSON(self.data)
         return """
             WITH cur AS (
-                SELECT \(fragment: ApplicationState.columns)
-                FROM applications a
-                JOIN services s ON s.tenant_id = a.tenant_id AND s.id = a.service_id
-                JOIN tenants t ON t.id = a.tenant_id
-                WHERE \(fragment: ApplicationState.scopeFilter(scope, id: id))
-                FOR UPDATE OF a
+                \(fragment: ApplicationState.locking(id, scope: scope))
             ), target_area AS (
                 SELECT ra.id, ra.service_id FROM responsibility_areas ra
                 WHERE ra.tenant_id = \(scope.tenantID) AND ra.id = \(area) AND ra.active

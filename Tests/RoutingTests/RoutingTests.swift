@@ -1,4 +1,5 @@
 import Foundation
+import ApplicationLifecycle
 import Domain
 import JobQueue
 import Logging
@@ -263,6 +264,28 @@ import TestSupport
         try await f.member(former, of: empty)
         _ = try await f.route(try await f.application(service: service, postalCode: "1"), with: routing)
         #expect(routing.metrics.assignedWithoutMembers == 2)
+    }
+
+    @Test func aForwardBeforeRoutingLeavesThePendingRouteJobNothingToDo() async throws {
+        let db = try await TestDatabase.make()
+        let f = try await RoutingFixture.make(db, prefix: "FWD")
+        let service = try await f.service("early")
+        let byRule = try await f.area("by rule", service: service)
+        let chosen = try await f.area("chosen", service: service)
+        try await f.rule(service: service, area: byRule, position: 0, "default", "{}")
+        let admin = try await f.caseworker("Leitung")
+        let app = try await f.application(service: service, postbox: UUID())
+        let routing = db.makeRouting()
+        // An admin forwards it while its route job still waits: received → assigned, with the receipt.
+        let forwarded = try await db.pool.withTransaction { tx in
+            try await routing.lifecycle.apply(.forward, application: app, scope: Scope(tenantID: f.tenant), actor: .caseworker(id: admin, isAdmin: true),
+                                              expectedVersion: 1, area: .some(chosen), in: tx)
+        }
+        #expect(forwarded.summary.status == "assigned" && forwarded.statusMessageID != nil)
+        let outcome = try await f.route(app, with: routing)
+        #expect(outcome.decision == .alreadyRouted)
+        #expect(try await db.scalar("SELECT area_id FROM applications WHERE id = \(app)", as: UUID.self) == chosen)
+        #expect(try await db.scalar("SELECT count(*)::int FROM messages WHERE application_id = \(app) AND postbox_status = 'RECEIVED'", as: Int.self) == 1)
     }
 
     @Test func inboxesOfTheAreaAreWokenAfterCommit() async throws {
