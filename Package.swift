@@ -259,7 +259,7 @@ let package = Package(
         ),
         .testTarget(
             name: "InboxTests",
-            dependencies: ["InboxService", "Domain", "Postgres", "Schema", "JobQueue", "HTTPServer", "Logging", "TestSupport", "HTTPTestSupport"],
+            dependencies: ["InboxService", "Routing", "Domain", "Postgres", "Schema", "JobQueue", "HTTPServer", "Logging", "TestSupport", "HTTPTestSupport"],
             path: "Tests/InboxTests"
         ),
         .target(

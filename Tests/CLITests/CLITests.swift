@@ -75,6 +75,46 @@ import TestSupport
         #expect(run.stdout.contains("parking"))
     }
 
+    /// `--rule` is checked by the routing engine's own validator: what routing accepts is saved,
+    /// what it refuses (or could never reach) is refused before anything is stored.
+    @Test func rulesAreTheRoutingEnginesRules() async throws {
+        let db = try await TestDatabase.make()
+        var run = try await amtsweg(db, "tenant", "create", "--slug", "erkelenz", "--name", "Stadt Erkelenz", "--prefix", "ERK")
+        #expect(run.status == 0, "\(run.stderr)")
+        run = try await amtsweg(db, "service", "create", "--tenant", "erkelenz", "--key", "parking", "--name", "Anwohnerparkausweis")
+        #expect(run.status == 0, "\(run.stderr)")
+
+        run = try await amtsweg(db, "area", "create", "--tenant", "erkelenz", "--service", "parking", "--name", "Range",
+                                "--rule", "postal_codes=52500-52599,5253")
+        #expect(run.status == 0, "a postal-code range is savable: \(run.stderr)")
+        run = try await amtsweg(db, "area", "create", "--tenant", "erkelenz", "--service", "parking", "--name", "Typed",
+                                "--rule", #"form_field={"field": "vehicle.kind", "values": ["truck", 3, true]}"#)
+        #expect(run.status == 0, "a form_field rule with JSON values: \(run.stderr)")
+        #expect(try await db.scalar("SELECT string_agg(definition::text, ' | ' ORDER BY position) FROM area_rules", as: String.self)
+                == #"{"values": ["52500-52599", "5253"]} | {"field": "vehicle.kind", "values": ["truck", 3, true]}"#)
+
+        for (rule, field) in [
+            (#"form_field={"field": "vehicle.kind", "values": ["truck", null]}"#, "definition.values[1]"),
+            ("form_field:vehicle kind=truck", "definition.field"),
+            ("form_field:a.b.c.d.e.f.g.h.i.j.k=truck", "definition.field"),
+            ("postal_codes=" + (0..<1001).map { _ in "41812" }.joined(separator: ","), "definition.values"),
+            ("postal_codes=52599-52500", "definition.values[0]"),
+        ] {
+            run = try await amtsweg(db, "area", "create", "--tenant", "erkelenz", "--service", "parking", "--name", "Refused", "--rule", rule)
+            #expect(run.status == 2, "\(rule.prefix(60)): \(run.stderr)")
+            #expect(run.stderr.contains(field), "\(rule.prefix(60)): \(run.stderr)")
+        }
+
+        run = try await amtsweg(db, "area", "create", "--tenant", "erkelenz", "--service", "parking", "--name", "General", "--rule", "default")
+        #expect(run.status == 0, "\(run.stderr)")
+        run = try await amtsweg(db, "area", "create", "--tenant", "erkelenz", "--service", "parking", "--name", "Late",
+                                "--rule", "postal_codes=41812", "--json")
+        #expect(run.status == 1, "a rule behind the default rule could never match: \(run.stderr)")
+        #expect(run.stderr.contains("never match"), "\(run.stderr)")
+        #expect(try await db.scalar("SELECT count(*)::int FROM responsibility_areas WHERE name IN ('Refused', 'Late')", as: Int.self) == 0)
+        #expect(try await db.scalar("SELECT count(*)::int FROM area_rules", as: Int.self) == 3)
+    }
+
     @Test func deadLettersCanBeListedReplayedAndPurged() async throws {
         let db = try await TestDatabase.make()
         try await db.pool.query("""
