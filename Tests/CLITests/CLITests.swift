@@ -142,6 +142,31 @@ import TestSupport
         #expect(try await db.scalar("SELECT count(*)::int FROM audit_log WHERE action LIKE 'dead_letter.%'", as: Int.self) == 2)
     }
 
+    @Test func listingDeadLettersIsAudited() async throws {
+        let db = try await TestDatabase.make()
+        let tenant = try await db.scalar("INSERT INTO tenants (slug, name, reference_prefix) VALUES ('a', 'A', 'AA') RETURNING id", as: UUID.self)
+        try await db.pool.query("""
+            INSERT INTO queue_dead_letters (job_id, queue, tenant_id, payload, priority, attempts, max_attempts, last_error, created_at)
+            VALUES (1, 'route', \(tenant), '{"application_id":"secret-1"}', 0, 20, 20, 'boom', now()),
+                   (2, 'notify-email', NULL, '{"caseworker_id":"secret-2"}', 0, 12, 12, 'smtp down', now())
+            """)
+        let ids = try await db.pool.query("SELECT id FROM queue_dead_letters ORDER BY id").map { try $0.decode("id", as: Int64.self) }
+        var run = try await amtsweg(db, "dead-letters", "list", "--json")
+        #expect(run.status == 0, "\(run.stderr)")
+        run = try await amtsweg(db, "dead-letters", "list", "--tenant", "a")
+        #expect(run.status == 0, "\(run.stderr)")
+        let rows = try await db.pool.query("""
+            SELECT tenant_id, actor_kind, details ->> 'ids' AS ids, details ->> 'count' AS count, details::text AS details
+            FROM audit_log WHERE action = 'dead_letter.read' ORDER BY id
+            """)
+        #expect(rows.count == 2, "one entry per listing")
+        #expect(try rows.map { try $0.decode("ids", as: String?.self) } == [ids.map(String.init).joined(separator: ","), String(ids[0])])
+        #expect(try rows.map { try $0.decode("count", as: String?.self) } == ["2", "1"])
+        #expect(try rows.map { try $0.decode("tenant_id", as: UUID?.self) } == [nil, tenant])
+        #expect(try rows.allSatisfy { try $0.decode("actor_kind", as: String.self) == "operator" })
+        #expect(try rows.allSatisfy { !(try $0.decode("details", as: String.self)).contains("secret-") })
+    }
+
     @Test(arguments: [
         ["frobnicate"],
         ["tenant"],
