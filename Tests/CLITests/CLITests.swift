@@ -167,6 +167,43 @@ import TestSupport
         #expect(try rows.allSatisfy { !(try $0.decode("details", as: String.self)).contains("secret-") })
     }
 
+    @Test func notificationTemplatesCanBeListedSetAndReset() async throws {
+        let db = try await TestDatabase.make()
+        var run = try await amtsweg(db, "tenant", "create", "--slug", "erkelenz", "--name", "Stadt Erkelenz", "--prefix", "ERK")
+        #expect(run.status == 0, "\(run.stderr)")
+        run = try await amtsweg(db, "template", "list", "--tenant", "erkelenz", "--json")
+        #expect(run.status == 0, "\(run.stderr)")
+        let defaults = try #require(run.json as? [[String: Any]])
+        #expect(defaults.count == 9)
+        #expect(defaults.allSatisfy { $0["is_default"] as? Bool == true })
+
+        let bodyFile = FileManager.default.temporaryDirectory.appendingPathComponent("amtsweg-template-\(UUID().uuidString).txt")
+        try "Guten Tag,\n\nzum Vorgang {{reference}} ({{service}}) kam eine Antwort: {{link}}\n".write(to: bodyFile, atomically: true, encoding: .utf8)
+        defer { try? FileManager.default.removeItem(at: bodyFile) }
+        run = try await amtsweg(db, "template", "set", "--tenant", "erkelenz", "--kind", "email.applicant_replied",
+                                "--subject", "Antwort zu {{reference}}", "--body-file", bodyFile.path, "--json")
+        #expect(run.status == 0, "\(run.stderr)")
+        #expect(run.object["is_default"] as? Bool == false)
+        #expect(try await db.scalar("SELECT body FROM notification_templates WHERE kind = 'email.applicant_replied' AND locale = 'de'", as: String.self)
+                == "Guten Tag,\n\nzum Vorgang {{reference}} ({{service}}) kam eine Antwort: {{link}}\n")
+
+        run = try await amtsweg(db, "template", "set", "--tenant", "erkelenz", "--kind", "email.new_application",
+                                "--subject", "Neu von {{applicant_name}}", "--body", "x")
+        #expect(run.status == 2, "\(run.stderr)")
+        #expect(run.stderr.contains("{{applicant_name}}"), "\(run.stderr)")
+        run = try await amtsweg(db, "template", "set", "--tenant", "erkelenz", "--kind", "email.birthday", "--subject", "x", "--body", "y")
+        #expect(run.status == 2, "\(run.stderr)")
+
+        run = try await amtsweg(db, "template", "list", "--tenant", "erkelenz")
+        #expect(run.stdout.contains("email.applicant_replied\ttenant"), "\(run.stdout)")
+        run = try await amtsweg(db, "template", "reset", "--tenant", "erkelenz", "--kind", "email.applicant_replied", "--json")
+        #expect(run.status == 0, "\(run.stderr)")
+        #expect(run.object["is_default"] as? Bool == true)
+        #expect(try await db.scalar("SELECT count(*)::int FROM notification_templates", as: Int.self) == 0)
+        #expect(try await db.scalar("SELECT string_agg(action, ',' ORDER BY id) FROM audit_log WHERE object_kind = 'notification_template'", as: String.self)
+                == "notification_template.set,notification_template.reset")
+    }
+
     @Test(arguments: [
         ["frobnicate"],
         ["tenant"],
