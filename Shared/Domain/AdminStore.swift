@@ -1,3 +1,4 @@
+import RoutingRules
 import Logging
 import FoundationEssentials
 import Postgres

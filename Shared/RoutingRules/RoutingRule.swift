@@ -1,4 +1,10 @@
-import Domain
+/// Kinds of routing rules (schema CHECK `area_rules_kind_check`).
+public enum AreaRuleKind: String, Sendable, Codable, CaseIterable {
+    case municipalityKeys = "municipality_keys"
+    case postalCodes = "postal_codes"
+    case formField = "form_field"
+    case `default`
+}
 
 /// A rule of a responsibility area: the condition under which an application of the service
 /// goes to that area. Build one with ``init(kind:definition:)``, which validates; a value of this

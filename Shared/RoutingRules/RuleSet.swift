@@ -1,5 +1,4 @@
 import FoundationEssentials
-import Domain
 
 /// A rule as stored: which area it sends to and where it stands in its service's order.
 public struct PlacedRule: Sendable, Equatable {
