@@ -47,7 +47,10 @@ let package = Package(
             name: "CCurlShim", dependencies: ["CLibCurl"], path: "Shared/CCurlShim",
             linkerSettings: [.linkedLibrary("curl")]
         ),
-        .target(name: "Mail", dependencies: ["Threads", "Digest", "CCurlShim", "ServiceRuntime"], path: "Shared/Mail"),
+        // Kinds of tenant texts, their placeholders and German defaults, and the placeholder syntax:
+        // one catalog for the admin store and the senders. No dependencies.
+        .target(name: "NotificationTemplates", path: "Shared/NotificationTemplates"),
+        .target(name: "Mail", dependencies: ["Threads", "Digest", "CCurlShim", "ServiceRuntime", "NotificationTemplates"], path: "Shared/Mail"),
         .target(
             name: "CCurlHTTP", dependencies: ["CLibCurl"], path: "Shared/CCurlHTTP",
             linkerSettings: [.linkedLibrary("curl")]
@@ -224,7 +227,7 @@ let package = Package(
         .target(name: "MailTestSupport", dependencies: ["HTTPTestSupport"], path: "Tests/MailTestSupport"),
         .testTarget(
             name: "MailTests",
-            dependencies: ["Mail", "ServiceRuntime", "MailTestSupport"],
+            dependencies: ["Mail", "NotificationTemplates", "ServiceRuntime", "MailTestSupport"],
             path: "Tests/MailTests"
         ),
         .testTarget(
