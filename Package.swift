@@ -57,11 +57,18 @@ let package = Package(
         ),
         .target(name: "HTTPClient", dependencies: ["Threads", "CCurlHTTP"], path: "Shared/HTTPClient"),
         .target(name: "Servicekonto", dependencies: ["HTTPClient", "Digest"], path: "Shared/Servicekonto"),
-        .target(name: "Domain", dependencies: ["Postgres", "Logging", "Digest", "RoutingRules"], path: "Shared/Domain"),
+        .target(name: "Domain", dependencies: ["Postgres", "Logging", "Digest"], path: "Shared/Domain"),
         // What makes a routing rule valid and what it matches: routing's parser, which the admin store
         // uses too when rules are saved. No dependencies.
         .target(name: "RoutingRules", path: "Shared/RoutingRules"),
         .target(name: "Routing", dependencies: ["RoutingRules", "Domain", "JobQueue", "Postgres", "Logging", "Metrics"], path: "Shared/Routing"),
+        // The one admin store: every write of the administration and the reads the CLI and the
+        // admin API share, checked with routing's rule parser and the template catalog.
+        .target(
+            name: "Administration",
+            dependencies: ["Domain", "RoutingRules", "NotificationTemplates", "JobQueue", "Postgres"],
+            path: "Shared/Administration"
+        ),
 
         // MARK: Services
         .target(
@@ -107,7 +114,7 @@ let package = Package(
         ),
         .target(
             name: "InboxService",
-            dependencies: ["Domain", "Postgres", "Schema", "JobQueue", "HTTPServer", "ServiceRuntime", "Logging", "Metrics"],
+            dependencies: ["Administration", "RoutingRules", "Domain", "Postgres", "Schema", "JobQueue", "HTTPServer", "ServiceRuntime", "Logging", "Metrics"],
             path: "Services/inbox/Library"
         ),
         .executableTarget(
@@ -119,7 +126,7 @@ let package = Package(
         ),
         .executableTarget(
             name: "amtsweg",
-            dependencies: ["Domain", "Postgres", "Schema", "JobQueue", "Logging"],
+            dependencies: ["Administration", "RoutingRules", "Domain", "Postgres", "Schema", "JobQueue", "Logging"],
             path: "Services/amtsweg"
         ),
         .target(
@@ -156,13 +163,13 @@ let package = Package(
 
         .executableTarget(
             name: "inbox-bench",
-            dependencies: ["InboxService", "Domain", "Postgres", "HTTPServer", "JobQueue", "Logging", "TestSupport"],
+            dependencies: ["InboxService", "Administration", "Domain", "Postgres", "HTTPServer", "JobQueue", "Logging", "TestSupport"],
             path: "Benchmarks/inbox",
             exclude: ["run.sh"]
         ),
         .executableTarget(
             name: "intake-bench",
-            dependencies: ["Domain", "Postgres", "TestSupport"],
+            dependencies: ["Administration", "Domain", "Postgres", "TestSupport"],
             path: "Benchmarks/intake"
         ),
 
@@ -237,7 +244,7 @@ let package = Package(
         ),
         .testTarget(
             name: "SchemaTests",
-            dependencies: ["Domain", "Postgres", "Schema", "TestSupport"],
+            dependencies: ["Administration", "RoutingRules", "Domain", "Postgres", "Schema", "TestSupport"],
             path: "Tests/SchemaTests"
         ),
         .testTarget(
@@ -247,7 +254,7 @@ let package = Package(
         ),
         .testTarget(
             name: "IntakeTests",
-            dependencies: ["IntakeService", "Domain", "Postgres", "JobQueue", "HTTPServer", "Logging", "TestSupport", "HTTPTestSupport"],
+            dependencies: ["IntakeService", "Administration", "Domain", "Postgres", "JobQueue", "HTTPServer", "Logging", "TestSupport", "HTTPTestSupport"],
             path: "Tests/IntakeTests"
         ),
         .testTarget(
@@ -265,7 +272,7 @@ let package = Package(
         ),
         .testTarget(
             name: "InboxTests",
-            dependencies: ["InboxService", "Routing", "Domain", "Postgres", "Schema", "JobQueue", "HTTPServer", "Logging", "TestSupport", "HTTPTestSupport"],
+            dependencies: ["InboxService", "Administration", "Routing", "Domain", "Postgres", "Schema", "JobQueue", "HTTPServer", "Logging", "TestSupport", "HTTPTestSupport"],
             path: "Tests/InboxTests"
         ),
         .target(

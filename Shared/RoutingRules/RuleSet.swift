@@ -28,18 +28,28 @@ public struct RuleSet: Sendable, Equatable {
         rules.first { $0.rule.matches(subject) }
     }
 
-    /// Problems of a service's whole rule list, as an admin saves it: every rule valid, positions
-    /// unique and not negative, and no rule behind a `default` rule (it could never match).
-    /// `rules` are `(position, kind, definition)`; errors name `rules[i]` by index in `rules`.
-    public static func validate(_ rules: [(position: Int, kind: String, definition: JSONValue)]) throws(RuleValidationError) -> [RoutingRule] {
+    /// Problems of a service's rule list, as an admin saves it: every rule valid, positions
+    /// unique and not negative, at most ``RoutingLimits/maxRulesPerService`` rules, and no rule
+    /// behind a `default` rule (it could never match). `rules` are `(position, kind, definition)`;
+    /// errors name `rules[i]` by index in `rules`. `earlier` are rules already stored that stay as
+    /// they are (rules appended behind them): only their positions and kinds count.
+    public static func validate(
+        _ rules: [(position: Int, kind: String, definition: JSONValue)],
+        following earlier: [(position: Int, kind: AreaRuleKind)] = []
+    ) throws(RuleValidationError) -> [RoutingRule] {
         var errors: [RuleFieldError] = []
         var parsed: [RoutingRule] = []
         var seen: [Int: Int] = [:]
+        let stored = Set(earlier.map(\.position))
         for (index, entry) in rules.enumerated() {
             if entry.position < 0 {
                 errors.append(RuleFieldError(field: "rules[\(index)].position", reason: "must not be negative"))
             } else if let earlier = seen[entry.position] {
-                errors.append(RuleFieldError(field: "rules[\(index)].position", reason: "\(entry.position) is already taken by rules[\(earlier)]"))
+                errors.append(RuleFieldError(field: "rules[\(index)].position", code: "duplicate-position",
+                                             reason: "\(entry.position) is already taken by rules[\(earlier)]"))
+            } else if stored.contains(entry.position) {
+                errors.append(RuleFieldError(field: "rules[\(index)].position", code: "duplicate-position",
+                                             reason: "\(entry.position) is already taken by a stored rule"))
             } else {
                 seen[entry.position] = index
             }
@@ -51,12 +61,23 @@ public struct RuleSet: Sendable, Equatable {
         }
         if errors.isEmpty {
             let order = rules.indices.sorted { rules[$0].position < rules[$1].position }
-            if let firstDefault = order.first(where: { parsed[$0].kind == .default }) {
-                for index in order where rules[index].position > rules[firstDefault].position {
-                    errors.append(RuleFieldError(field: "rules[\(index)].position",
-                        reason: "can never match: the default rule rules[\(firstDefault)] at position \(rules[firstDefault].position) matches everything before it; put the default rule last"))
+            let storedDefault = earlier.filter { $0.kind == .default }.map(\.position).min()
+            let newDefault = order.first { parsed[$0].kind == .default }
+            let cutoff: (position: Int, name: String)? = switch (storedDefault, newDefault) {
+            case (let stored?, let index?) where rules[index].position < stored: (rules[index].position, "the default rule rules[\(index)]")
+            case (let stored?, _): (stored, "the service's stored default rule")
+            case (nil, let index?): (rules[index].position, "the default rule rules[\(index)]")
+            case (nil, nil): nil
+            }
+            if let cutoff {
+                for index in order where rules[index].position > cutoff.position {
+                    errors.append(RuleFieldError(field: "rules[\(index)].position", code: "unreachable",
+                        reason: "can never match: \(cutoff.name) at position \(cutoff.position) matches everything before it; put the default rule last"))
                 }
             }
+        }
+        if rules.count + earlier.count > RoutingLimits.maxRulesPerService {
+            errors.append(RuleFieldError(field: "rules", code: "too-many", reason: "a service has at most \(RoutingLimits.maxRulesPerService) rules"))
         }
         if !errors.isEmpty { throw RuleValidationError(errors) }
         return parsed

@@ -15,7 +15,7 @@ public struct InboxAPI: Sendable {
         let assigner = AreaAssigner(queue: queue)
         caseworkers = CaseworkerAPI(pool: pool, store: store, listing: InboxListing(pool: pool), listener: listener, assigner: assigner,
                                     longPollLimitSeconds: min(max(longPollLimitSeconds, 1), CaseworkerAPI.maxWaitSeconds))
-        admin = AdminAPI(pool: pool, queue: queue, store: store, assigner: assigner)
+        admin = AdminAPI(pool: pool, queue: queue)
     }
 
     public func register(on router: inout Router) {
