@@ -31,7 +31,7 @@ enum CLI {
           caseworker create --tenant T --name NAME --email EMAIL [--admin] [--no-email-notifications]
           token create --tenant T --caseworker EMAIL|ID [--label TEXT]        prints the token once
           intake-client create --tenant T --name NAME [--service KEY]...      prints the key once
-          dead-letters list [--tenant T] [--queue Q] [--limit N]
+          dead-letters list [--tenant T] [--queue Q] [--limit N]             audited
           dead-letters replay|purge --id N [--id N]... [--tenant T]
 
         T is a tenant's slug or id.

@@ -34,13 +34,18 @@ public struct DeadLetterView: Encodable, Sendable, Equatable {
 
 extension AdminStore {
     /// Dead letters (of `tenant`; nil: of every tenant, for operators), oldest first after
-    /// `afterID`.
+    /// `afterID`. Reading them is audited: one entry per call naming the ids read and their count,
+    /// never payloads or errors. The entry is written before anything is returned.
     public func deadLetters(tenant: UUID?, queue name: QueueName? = nil, afterID: Int64 = 0, limit: Int = 100) async throws -> [DeadLetterView] {
         var errors: [AdminError.FieldError] = []
         if !(1...1000).contains(limit) { errors.append(.init(field: "limit", code: "out-of-range", message: "must be an integer from 1 to 1000")) }
         if afterID < 0 { errors.append(.init(field: "after_id", code: "out-of-range", message: "must not be negative")) }
         try require(errors)
-        return try await queue.deadLetters(queue: name, tenantID: tenant, afterID: afterID, limit: limit).map(DeadLetterView.init)
+        let letters = try await queue.deadLetters(queue: name, tenantID: tenant, afterID: afterID, limit: limit)
+        var details = ["count": String(letters.count), "ids": letters.map { String($0.id) }.joined(separator: ",")]
+        if let name { details["queue"] = name.rawValue }
+        try await Audit.record(audit(tenant, "dead_letter.read", "dead_letter", nil, details), pool: pool)
+        return letters.map(DeadLetterView.init)
     }
 
     /// Puts dead letters (of `tenant`; nil: of every tenant) back on their queues; the new job ids.
