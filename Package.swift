@@ -272,7 +272,7 @@ let package = Package(
         ),
         .testTarget(
             name: "InboxTests",
-            dependencies: ["InboxService", "Administration", "Routing", "Domain", "Postgres", "Schema", "JobQueue", "HTTPServer", "Logging", "TestSupport", "HTTPTestSupport"],
+            dependencies: ["InboxService", "Administration", "NotificationTemplates", "Routing", "Domain", "Postgres", "Schema", "JobQueue", "HTTPServer", "Logging", "TestSupport", "HTTPTestSupport"],
             path: "Tests/InboxTests"
         ),
         .target(

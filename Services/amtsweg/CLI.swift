@@ -31,6 +31,11 @@ enum CLI {
           caseworker create --tenant T --name NAME --email EMAIL [--admin] [--no-email-notifications]
           token create --tenant T --caseworker EMAIL|ID [--label TEXT]        prints the token once
           intake-client create --tenant T --name NAME [--service KEY]...      prints the key once
+          template list --tenant T [--locale L]
+          template set --tenant T --kind KIND --subject TEXT (--body TEXT | --body-file PATH) [--locale L]
+          template reset --tenant T --kind KIND [--locale L]
+                KIND: email.new_application | email.applicant_replied | email.delivery_failed | citizen.status.STATUS
+                L: the tenant's locale when left out
           dead-letters list [--tenant T] [--queue Q] [--limit N]             audited
           dead-letters replay|purge --id N [--id N]... [--tenant T]
 

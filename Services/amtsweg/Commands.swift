@@ -119,6 +119,10 @@ extension CLI {
             output.emit(SecretOutput(id: issued.id, tenantID: tenant.id, caseworkerID: nil, name: draft.name, secret: issued.secret, serviceKeys: draft.serviceKeys),
                         text: "\(issued.secret)\n(intake client \(issued.id.lowercased); shown only now, store it safely)")
 
+        case ("template", let verb?) where ["list", "set", "reset"].contains(verb):
+            try expectWords(2)
+            try await template(verb, &a, store: store, output: output)
+
         case ("dead-letters", "list"):
             try expectWords(2)
             let tenantRef = try a.optional("tenant")
@@ -152,12 +156,45 @@ extension CLI {
             }
 
         case (let command?, let sub):
-            if ["tenant", "service", "area", "caseworker", "token", "intake-client", "dead-letters"].contains(command) {
+            if ["tenant", "service", "area", "caseworker", "token", "intake-client", "template", "dead-letters"].contains(command) {
                 throw UsageError(sub.map { "unknown subcommand '\(command) \($0)'" } ?? "'\(command)' needs a subcommand")
             }
             throw UsageError("unknown command '\(command)'")
         case (nil, _):
             throw UsageError("no command")
+        }
+    }
+
+    static func template(_ verb: String, _ a: inout Arguments, store: AdminStore, output: Output) async throws {
+        let tenantRef = try a.required("tenant")
+        let locale = try a.optional("locale")
+        switch verb {
+        case "list":
+            try a.checkNoUnknownOptions()
+            let tenant = try await store.tenant(tenantRef)
+            let templates = try await store.notificationTemplates(tenant: tenant.id, locale: locale)
+            output.emit(templates, text: templates.map { "\($0.kind)\t\($0.isDefault ? "default" : "tenant")\t\($0.locale)\t\($0.subject)" }.joined(separator: "\n"))
+        case "set":
+            let kind = try a.required("kind"), subject = try a.required("subject")
+            let body: String
+            switch (try a.optional("body"), try a.optional("body-file")) {
+            case (let text?, nil): body = text
+            case (nil, let path?):
+                guard let data = FileManager.default.contents(atPath: path) else { throw UsageError("--body-file names a file that cannot be read") }
+                body = String(decoding: data, as: UTF8.self)
+            default: throw UsageError("template set needs one of --body and --body-file")
+            }
+            try a.checkNoUnknownOptions()
+            try precheck { () throws(AdminError) in try AdminStore.checkTemplate(kind: kind, locale: locale, subject: subject, body: body) }
+            let tenant = try await store.tenant(tenantRef)
+            let template = try await store.setNotificationTemplate(tenant: tenant.id, kind: kind, locale: locale, subject: subject, body: body)
+            output.emit(template, text: "template \(template.kind) (\(template.locale)) set")
+        default:
+            let kind = try a.required("kind")
+            try a.checkNoUnknownOptions()
+            let tenant = try await store.tenant(tenantRef)
+            let template = try await store.resetNotificationTemplate(tenant: tenant.id, kind: kind, locale: locale)
+            output.emit(template, text: "template \(template.kind) reset: the \(template.isDefault ? "default" : "tenant's \(template.locale) text") applies")
         }
     }
 

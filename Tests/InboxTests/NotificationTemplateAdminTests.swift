@@ -1,5 +1,7 @@
 import Domain
 import Foundation
+@testable import InboxService
+import NotificationTemplates
 import Postgres
 import Testing
 import TestSupport
@@ -118,5 +120,17 @@ struct NotificationTemplateAdminTests {
             #expect(try row.decode("subject", as: String.self) == "\(try row.decode("reference", as: String.self)) ist in Arbeit")
             #expect(try row.decode("body", as: String.self) == "Wir bearbeiten Anwohnerparkausweis.")
         }
+    }
+
+    @Test("the catalog's status texts are the inbox's defaults (StatusTexts) until the senders read the catalog")
+    func catalogHoldsTheSendersDefaults() throws {
+        for status in ApplicationStatus.allCases where status != .unroutable {
+            let kind = try #require(TemplateCatalog.citizenStatus(status.rawValue), "\(status)")
+            let current = StatusTexts.default(for: status, outcome: nil)
+            #expect(kind.defaultSubject == current.subject && kind.defaultBody == current.body, "\(status)")
+            #expect(kind.problems(subject: kind.defaultSubject, body: kind.defaultBody).isEmpty, "\(status)")
+        }
+        #expect(TemplateCatalog.citizenStatus("unroutable") == nil, "applicants hear nothing of unroutable")
+        #expect(TemplateCatalog.kinds.map(\.name) == Self.kinds)
     }
 }

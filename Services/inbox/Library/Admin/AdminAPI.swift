@@ -15,7 +15,7 @@ struct AdminAPI: Sendable {
 
     func register(on router: inout Router) {
         for route in TenantRoutes.all + ServiceRoutes.all + AreaRoutes.all + CaseworkerRoutes.all + IntakeClientRoutes.all
-            + OperationsRoutes.all {
+            + TemplateRoutes.all + OperationsRoutes.all {
             router.add(route.method, route.path, bodyLimit: route.method == .get ? nil : 256 * 1024) { [pool, queue] context in
                 let principal = try await Principal.authenticate(context.request, pool: pool)
                 try principal.requireAdmin()
