@@ -13,15 +13,17 @@ info:
     and their attachments, claim, release, forward and complete them, and send messages over the
     back channel to the applicant's citizen postbox. Tenant admins maintain services,
     responsibility areas and their routing rules, caseworkers, tokens and intake client keys,
-    and look at unroutable applications, dead letters and the audit log.
+    the tenant's texts (e-mails to caseworkers, status messages to applicants), and look at
+    unroutable applications, dead letters and the audit log. The operator CLI (`amtsweg`) writes
+    through the same store with the same checks.
 
     Every request carries a caseworker token (`Authorization: Bearer amtsweg_ct_…`). Everything
     is scoped to the token's tenant; a caseworker sees only applications of the areas they belong
     to (admins see their whole tenant). Applications outside that view are answered with 404,
     exactly like ids that do not exist. Admin routes need the `admin` role (403 otherwise).
 
-    Reads of personal data (an application, an attachment, a search by name) and every change
-    write an entry to the append-only audit log.
+    Reads of personal data (an application, an attachment, a search by name), every listing of
+    dead letters and every change write an entry to the append-only audit log.
 
     Polling: `GET /v1/inbox` answers with an `ETag`; send it back as `If-None-Match` to get 304
     while nothing in your view changed. With `wait=N` (at most 60 seconds) and `If-None-Match`,
@@ -34,7 +36,11 @@ info:
     an illegal transition is 409 `invalid-transition` with `current_state`.
 
     Errors are RFC 9457 problem details (`application/problem+json`) with a stable `code` and the
-    `request_id`; validation errors list each offending field in `errors`.
+    `request_id`; validation errors (`validation-failed`) list each offending field in `errors`,
+    each with a `field` path (`rules[2].definition.values[0]`), a stable `code` and a `message`.
+    Admin routes answer 404 `<resource>-not-found` for unknown ids (and other tenants' ids), 409
+    `already-exists` for a duplicate key or name, and 409 `cannot-demote-self` when admins would
+    deactivate themselves or drop their own admin role.
 servers:
   - url: http://localhost:8082
 security:
@@ -484,6 +490,10 @@ paths:
       operationId: updateTenant
       tags: [admin]
       summary: Change the policy (decisions over the back channel), the fallback area, name or locale
+      description: |
+        Fields left out stay as they are; `fallback_area_id` null clears the fallback area. The
+        fallback area must be an active area of the tenant (422 `unknown-area`). `locale` (`de`,
+        `de-DE`) is the language of the tenant's texts.
       requestBody:
         required: true
         content:
@@ -500,6 +510,7 @@ paths:
                   format: uuid
                 locale:
                   type: string
+                  pattern: '^[a-z]{2}(-[A-Z]{2})?$'
       responses:
         '200':
           $ref: '#/components/responses/Object'
@@ -599,10 +610,22 @@ paths:
       tags: [admin]
       summary: Replace the service's routing rules; their order is the list's order
       description: |
-        Kinds, checked at save time - `municipality_keys` `{"values": ["05370016"]}` (8 digits);
-        `postal_codes` `{"values": ["52525", "5253"]}` (1 to 5 digits, prefix match);
-        `form_field` `{"field": "a.b", "values": [json scalars]}`; `default` `{}`. A rule's area
-        belongs to this service or to the whole tenant.
+        Rules are checked at save time by the routing engine's own parser, so what is saved is
+        exactly what routing evaluates (its canonical form is stored and returned):
+        - `municipality_keys` `{"values": ["05370016"]}`: 8-digit municipality keys (AGS);
+        - `postal_codes` `{"values": ["52525", "5253", "52500-52599"]}`: a 5-digit code, a
+          prefix of 1 to 4 digits, or an inclusive range of two 5-digit codes;
+        - `form_field` `{"field": "vehicle.kind", "values": ["truck", 3, true]}`: a dotted path of
+          at most 10 segments of letters, digits, `_` and `-` (at most 200 characters), and
+          strings, numbers or booleans (not `null`, arrays or objects);
+        - `default` `{}`: matches every application.
+
+        At most 1000 values per rule and 1000 rules per service. A rule after a `default` rule
+        could never match and is refused (`unreachable`, named in `detail`). Problems are 422
+        `validation-failed` with one entry per field, e.g. `rules[1].definition.values[0]`
+        (codes `invalid`, `missing`, `wrong-type`, `too-many`, `unknown-setting`, `unreachable`,
+        `unknown-area`, `area-of-other-service`). A rule's area belongs to this service or to the
+        whole tenant.
       requestBody:
         required: true
         content:
@@ -933,6 +956,123 @@ paths:
           $ref: '#/components/responses/Forbidden'
         '404':
           $ref: '#/components/responses/NotFound'
+  /v1/admin/notification-templates:
+    get:
+      operationId: listNotificationTemplates
+      tags: [admin]
+      summary: Every kind of tenant text with the text the senders use and its placeholders
+      description: |
+        One item per kind, in this order: `email.new_application`, `email.applicant_replied`,
+        `email.delivery_failed` (e-mails to caseworkers) and `citizen.status.received`,
+        `.assigned`, `.in_progress`, `.awaiting_applicant`, `.completed`, `.withdrawn` (status
+        messages to the applicant). Each shows the tenant's own text in `locale`, else in `de`
+        (as the senders fall back), else the built-in German default (`is_default` true).
+      parameters:
+        - $ref: '#/components/parameters/Locale'
+      responses:
+        '200':
+          description: The texts.
+          content:
+            application/json:
+              schema:
+                type: object
+                required: [items]
+                properties:
+                  items:
+                    type: array
+                    items:
+                      $ref: '#/components/schemas/NotificationTemplate'
+        '401':
+          $ref: '#/components/responses/Unauthorized'
+        '403':
+          $ref: '#/components/responses/Forbidden'
+        '422':
+          $ref: '#/components/responses/Invalid'
+  /v1/admin/notification-templates/{kind}:
+    parameters:
+      - $ref: '#/components/parameters/TemplateKind'
+    get:
+      operationId: getNotificationTemplate
+      tags: [admin]
+      summary: The text of one kind as the senders use it
+      parameters:
+        - $ref: '#/components/parameters/Locale'
+      responses:
+        '200':
+          $ref: '#/components/responses/NotificationTemplate'
+        '401':
+          $ref: '#/components/responses/Unauthorized'
+        '403':
+          $ref: '#/components/responses/Forbidden'
+        '404':
+          $ref: '#/components/responses/NotFound'
+        '422':
+          $ref: '#/components/responses/Invalid'
+    put:
+      operationId: setNotificationTemplate
+      tags: [admin]
+      summary: Set the tenant's own text of this kind
+      description: |
+        Checked at save time: `{{placeholder}}` slots written without spaces, only the kind's
+        placeholders (e-mails offer `reference`, `service`, `link`, `tenant` and none with
+        personal data of the applicant; status messages `reference`, `service` and, when
+        completed, `outcome`), a subject of one line. An unknown placeholder is 422
+        `unknown-placeholder` naming it; broken braces `invalid-template`. `locale` (body or
+        query) defaults to the tenant's locale.
+      parameters:
+        - $ref: '#/components/parameters/Locale'
+      requestBody:
+        required: true
+        content:
+          application/json:
+            schema:
+              type: object
+              required: [subject, body]
+              properties:
+                subject:
+                  type: string
+                  minLength: 1
+                  maxLength: 255
+                body:
+                  type: string
+                  minLength: 1
+                  maxLength: 20000
+                locale:
+                  type: string
+                  pattern: '^[a-z]{2}(-[A-Z]{2})?$'
+      responses:
+        '200':
+          $ref: '#/components/responses/NotificationTemplate'
+        '400':
+          $ref: '#/components/responses/Problem'
+        '401':
+          $ref: '#/components/responses/Unauthorized'
+        '403':
+          $ref: '#/components/responses/Forbidden'
+        '404':
+          $ref: '#/components/responses/NotFound'
+        '415':
+          $ref: '#/components/responses/Problem'
+        '422':
+          $ref: '#/components/responses/Invalid'
+    delete:
+      operationId: resetNotificationTemplate
+      tags: [admin]
+      summary: Delete the tenant's own text of this kind, so the default applies again
+      description: Answers with the text that applies now. Resetting a kind without a text of its own is no error.
+      parameters:
+        - $ref: '#/components/parameters/Locale'
+      responses:
+        '200':
+          $ref: '#/components/responses/NotificationTemplate'
+        '401':
+          $ref: '#/components/responses/Unauthorized'
+        '403':
+          $ref: '#/components/responses/Forbidden'
+        '404':
+          $ref: '#/components/responses/NotFound'
+        '422':
+          $ref: '#/components/responses/Invalid'
   /v1/admin/unroutable:
     get:
       operationId: listUnroutable
@@ -959,6 +1099,9 @@ paths:
       operationId: listDeadLetters
       tags: [admin]
       summary: Jobs of this tenant that failed for good, with their last error
+      description: |
+        Oldest first after `after_id`. Every listing is audited (`dead_letter.read`, naming the
+        ids read and their count, never payloads).
       parameters:
         - name: limit
           in: query
@@ -1102,6 +1245,22 @@ components:
       schema:
         type: string
         format: uuid
+    TemplateKind:
+      name: kind
+      in: path
+      required: true
+      schema:
+        type: string
+        enum: [email.new_application, email.applicant_replied, email.delivery_failed, citizen.status.received,
+               citizen.status.assigned, citizen.status.in_progress, citizen.status.awaiting_applicant,
+               citizen.status.completed, citizen.status.withdrawn]
+    Locale:
+      name: locale
+      in: query
+      description: The texts' locale; the tenant's when left out.
+      schema:
+        type: string
+        pattern: '^[a-z]{2}(-[A-Z]{2})?$'
     IfMatch:
       name: If-Match
       in: header
@@ -1138,6 +1297,12 @@ components:
                 type: array
                 items:
                   type: object
+    NotificationTemplate:
+      description: The text that applies.
+      content:
+        application/json:
+          schema:
+            $ref: '#/components/schemas/NotificationTemplate'
     Problem:
       description: A problem.
       content:
@@ -1175,6 +1340,31 @@ components:
           schema:
             $ref: '#/components/schemas/Problem'
   schemas:
+    NotificationTemplate:
+      type: object
+      required: [kind, locale, subject, body, is_default, placeholders, purpose, updated_at]
+      properties:
+        kind:
+          type: string
+        locale:
+          type: string
+          description: The locale of the text shown (the asked one, or `de` when it falls back).
+        subject:
+          type: string
+        body:
+          type: string
+        is_default:
+          type: boolean
+          description: true when the tenant has no text of its own and the built-in German default applies.
+        placeholders:
+          type: array
+          items:
+            type: string
+        purpose:
+          type: string
+        updated_at:
+          type: [string, 'null']
+          format: date-time
     TrustLevel:
       type: string
       enum: [basic, substantial, high]
