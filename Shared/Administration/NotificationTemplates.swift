@@ -51,14 +51,46 @@ extension AdminStore {
     }
 
     /// Refuses what the senders could not render (pure; the CLI checks its arguments with it):
-    /// an unknown kind, a bad locale, and per field every problem of
-    /// ``TemplateKind/problems(subject:body:)`` (an unknown placeholder is named).
+    /// an unknown kind, a bad locale, and per field every problem of ``templateProblems(_:subject:body:)``.
     @discardableResult
     public static func checkTemplate(kind: String, locale: String?, subject: String, body: String) throws(AdminError) -> TemplateKind {
         let entry = try templateKind(kind)
         try checkLocale(locale)
-        try require(entry.problems(subject: subject, body: body).map { .init(field: $0.field, code: $0.code, message: $0.message) })
+        try require(templateProblems(entry, subject: subject, body: body))
         return entry
+    }
+
+    /// Why `subject` and `body` cannot be saved for `kind` (empty when they can): the schema's
+    /// lengths, one line for the subject, the senders' syntax (``TemplateSyntax``), and only the
+    /// kind's placeholders, written `{{name}}` (the citizen sender fills only that form). An
+    /// unknown placeholder is named: e-mails offer none with personal data of the applicant.
+    public static func templateProblems(_ kind: TemplateKind, subject: String, body: String) -> [AdminError.FieldError] {
+        var problems: [AdminError.FieldError] = []
+        for (field, text, limit) in [("subject", subject, TemplateLimits.maxSubjectLength), ("body", body, TemplateLimits.maxBodyLength)] {
+            if text.count > limit {
+                problems.append(.init(field: field, code: "too-long", message: "must be at most \(limit) characters"))
+            }
+            if field == "subject", text.unicodeScalars.contains(where: { ($0.value < 0x20 && $0 != "\t") || $0.value == 0x7f }) {
+                problems.append(.init(field: field, code: "invalid", message: "must be one line without control characters"))
+            }
+            let pieces: [TemplateSyntax.Piece]
+            do { pieces = try TemplateSyntax.parse(text) } catch {
+                problems.append(.init(field: field, code: text.contains(where: { !$0.isWhitespace }) ? "invalid-template" : "invalid", message: error.message))
+                continue
+            }
+            var reported: Set<String> = []
+            for case .slot(let name, let tight) in pieces where reported.insert(name).inserted {
+                if !kind.placeholders.contains(name) {
+                    let offered = kind.placeholders.map { "{{\($0)}}" }.joined(separator: ", ")
+                    let why = kind.isEmail ? "; e-mails carry no personal data of the applicant" : ""
+                    problems.append(.init(field: field, code: "unknown-placeholder",
+                                          message: "{{\(name.prefix(40))}} is not a placeholder of \(kind.name) (use \(offered))\(why)"))
+                } else if !tight {
+                    problems.append(.init(field: field, code: "invalid-template", message: "write placeholders without spaces inside the braces: {{\(name)}}"))
+                }
+            }
+        }
+        return problems
     }
 
     /// Every kind of the catalog as the senders would use it in `locale` (nil: the tenant's).

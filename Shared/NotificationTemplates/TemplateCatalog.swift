@@ -29,57 +29,34 @@ public enum TemplateCatalog {
 
     private static let byName: [String: TemplateKind] = Dictionary(uniqueKeysWithValues: kinds.map { ($0.name, $0) })
 
-    private static let emailFooter = "Diese Nachricht wurde automatisch erstellt ({{tenant}}). Bitte antworten Sie nicht auf diese E-Mail."
+    /// An e-mail to caseworkers: a greeting, what happened, the service, the reference and the link.
+    private static func email(_ event: String, _ purpose: String, subject: String, _ what: String) -> TemplateKind {
+        TemplateKind(
+            name: "email." + event, placeholders: emailPlaceholders, purpose: purpose, defaultSubject: subject,
+            defaultBody: """
+                Guten Tag,
+
+                \(what)
+
+                Online-Dienst: {{service}}
+                Vorgangsnummer: {{reference}}
+
+                Zum Vorgang: {{link}}
+
+                Diese Nachricht wurde automatisch erstellt ({{tenant}}). Bitte antworten Sie nicht auf diese E-Mail.
+                """)
+    }
 
     private static let emailKinds: [TemplateKind] = [
-        TemplateKind(
-            name: "email.new_application", placeholders: emailPlaceholders,
-            purpose: "E-mail to each caseworker of the area a new application was routed or forwarded to",
-            defaultSubject: "Neuer Antrag {{reference}} in Ihrem Postkorb: {{service}}",
-            defaultBody: """
-                Guten Tag,
-
-                in Ihrem Postkorb ist ein neuer Antrag eingegangen.
-
-                Online-Dienst: {{service}}
-                Vorgangsnummer: {{reference}}
-
-                Zum Vorgang: {{link}}
-
-                \(emailFooter)
-                """),
-        TemplateKind(
-            name: "email.applicant_replied", placeholders: emailPlaceholders,
-            purpose: "E-mail to the caseworker holding the case when the applicant replied",
-            defaultSubject: "Antwort zum Vorgang {{reference}}: {{service}}",
-            defaultBody: """
-                Guten Tag,
-
-                die antragstellende Person hat zum Vorgang {{reference}} geantwortet.
-
-                Online-Dienst: {{service}}
-                Vorgangsnummer: {{reference}}
-
-                Zum Vorgang: {{link}}
-
-                \(emailFooter)
-                """),
-        TemplateKind(
-            name: "email.delivery_failed", placeholders: emailPlaceholders,
-            purpose: "E-mail to the caseworker holding the case when a message could not be delivered to the applicant's postbox",
-            defaultSubject: "Zustellung fehlgeschlagen zum Vorgang {{reference}}: {{service}}",
-            defaultBody: """
-                Guten Tag,
-
-                eine Nachricht zum Vorgang {{reference}} konnte nicht in das Postfach der antragstellenden Person zugestellt werden. Bitte prüfen Sie den Vorgang.
-
-                Online-Dienst: {{service}}
-                Vorgangsnummer: {{reference}}
-
-                Zum Vorgang: {{link}}
-
-                \(emailFooter)
-                """),
+        email("new_application", "E-mail to each caseworker of the area a new application was routed or forwarded to",
+              subject: "Neuer Antrag {{reference}} in Ihrem Postkorb: {{service}}",
+              "in Ihrem Postkorb ist ein neuer Antrag eingegangen."),
+        email("applicant_replied", "E-mail to the caseworker holding the case when the applicant replied",
+              subject: "Antwort zum Vorgang {{reference}}: {{service}}",
+              "die antragstellende Person hat zum Vorgang {{reference}} geantwortet."),
+        email("delivery_failed", "E-mail to the caseworker holding the case when a message could not be delivered to the applicant's postbox",
+              subject: "Zustellung fehlgeschlagen zum Vorgang {{reference}}: {{service}}",
+              "eine Nachricht zum Vorgang {{reference}} konnte nicht in das Postfach der antragstellenden Person zugestellt werden. Bitte prüfen Sie den Vorgang."),
     ]
 
     private static let citizenStatusKinds: [TemplateKind] = {
@@ -142,55 +119,4 @@ public struct TemplateKind: Sendable, Equatable, Hashable {
 
     /// Whether this is an e-mail to caseworkers (`email.…`).
     public var isEmail: Bool { name.hasPrefix("email.") }
-
-    /// Every reason `subject` and `body` cannot be saved for this kind (empty when they can): the
-    /// lengths of the schema, one line for the subject, the syntax the senders parse, and only
-    /// this kind's placeholders, written `{{name}}` (the citizen sender fills only that form).
-    public func problems(subject: String, body: String) -> [TemplateProblem] {
-        var problems: [TemplateProblem] = []
-        for (field, text, limit) in [("subject", subject, TemplateLimits.maxSubjectLength), ("body", body, TemplateLimits.maxBodyLength)] {
-            if text.count > limit {
-                problems.append(TemplateProblem(field: field, code: "too-long", message: "must be at most \(limit) characters"))
-            }
-            if field == "subject", text.unicodeScalars.contains(where: { ($0.value < 0x20 && $0 != "\t") || $0.value == 0x7f }) {
-                problems.append(TemplateProblem(field: field, code: "invalid", message: "must be one line without control characters"))
-            }
-            let pieces: [TemplateSyntax.Piece]
-            do { pieces = try TemplateSyntax.parse(text) } catch {
-                problems.append(TemplateProblem(field: field, code: text.contains(where: { !$0.isWhitespace }) ? "invalid-template" : "invalid",
-                                                message: error.message))
-                continue
-            }
-            var reported: Set<String> = []
-            for case .slot(let name, let tight) in pieces where reported.insert(name).inserted {
-                if !placeholders.contains(name) {
-                    let offered = placeholders.map { "{{\($0)}}" }.joined(separator: ", ")
-                    let why = isEmail ? "; e-mails carry no personal data of the applicant" : ""
-                    problems.append(TemplateProblem(field: field, code: "unknown-placeholder",
-                                                    message: "{{\(name.prefix(40))}} is not a placeholder of \(self.name) (use \(offered))\(why)"))
-                } else if !tight {
-                    problems.append(TemplateProblem(field: field, code: "invalid-template",
-                                                    message: "write placeholders without spaces inside the braces: {{\(name)}}"))
-                }
-            }
-        }
-        return problems
-    }
-}
-
-/// A problem with the subject or body of a text, for the admin API's field-level 422.
-public struct TemplateProblem: Sendable, Equatable, CustomStringConvertible {
-    /// `subject` or `body`.
-    public var field: String
-    /// Stable: `invalid`, `too-long`, `invalid-template`, `unknown-placeholder`.
-    public var code: String
-    public var message: String
-
-    public init(field: String, code: String, message: String) {
-        self.field = field
-        self.code = code
-        self.message = message
-    }
-
-    public var description: String { "\(field): \(message)" }
 }

@@ -106,12 +106,12 @@ import Testing
         #expect(NotificationKind.deliveryFailed.render(values).body.contains("nicht in das Postfach"))
     }
 
-    @Test func theCatalogHoldsExactlyTheseEmailsWithThePlaceholdersTheSenderFills() {
+    @Test func theCatalogHoldsExactlyTheseEmailsWithThePlaceholdersTheSenderFills() throws {
         #expect(TemplateCatalog.kinds.filter(\.isEmail).map(\.name) == NotificationKind.allCases.map { "email." + $0.rawValue })
         for kind in NotificationKind.allCases {
             #expect(Set(kind.templateKind.placeholders) == Set(values.dictionary.keys), "\(kind)")
             #expect(kind.defaultTemplate == MailTemplate(subject: kind.templateKind.defaultSubject, body: kind.templateKind.defaultBody))
-            #expect(kind.templateKind.problems(subject: kind.defaultTemplate.subject, body: kind.defaultTemplate.body).isEmpty, "\(kind)")
+            #expect(try MailTemplate.render(kind.templateKind.defaultSubject, values: values.dictionary).contains("ERK-2026-000123"), "\(kind)")
         }
         #expect(MailTemplate.placeholders == ["reference", "service", "link", "tenant"])
     }
