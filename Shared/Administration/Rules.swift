@@ -16,21 +16,21 @@ public struct RuleDraft: Decodable, Sendable, Equatable {
     }
 }
 
-/// A rule of a service's list and the area it sends to.
+/// A rule of a service's list and the area it sends to (`{"area_id", "kind", "definition"}`).
 public struct ServiceRuleDraft: Decodable, Sendable, Equatable {
     public var areaID: UUID
-    public var kind: String
-    public var definition: JSONValue
+    public var rule: RuleDraft
 
-    public init(areaID: UUID, kind: String, definition: JSONValue) {
+    public init(areaID: UUID, rule: RuleDraft) {
         self.areaID = areaID
-        self.kind = kind
-        self.definition = definition
+        self.rule = rule
     }
 
-    enum CodingKeys: String, CodingKey {
-        case kind, definition
-        case areaID = "area_id"
+    enum CodingKeys: String, CodingKey { case areaID = "area_id" }
+
+    public init(from decoder: Decoder) throws {
+        areaID = try decoder.container(keyedBy: CodingKeys.self).decode(UUID.self, forKey: .areaID)
+        rule = try RuleDraft(from: decoder)
     }
 }
 
@@ -103,7 +103,7 @@ extension AdminStore {
     /// Replaces the service's rules; their order is the list's order. The areas must be of this
     /// service or of the whole tenant.
     public func replaceRules(tenant: UUID, service: UUID, _ rules: [ServiceRuleDraft]) async throws -> ServiceRules {
-        let parsed = try Self.parse(rules.enumerated().map { ($0.offset, $0.element.kind, $0.element.definition) })
+        let parsed = try Self.parse(rules.enumerated().map { ($0.offset, $0.element.rule.kind, $0.element.rule.definition) })
         return try await change { tx in
             let owner = try await tx.query("SELECT id FROM services WHERE tenant_id = \(tenant) AND id = \(service) FOR UPDATE")
             if owner.isEmpty { throw AdminError.notFound("service") }
