@@ -53,7 +53,10 @@ let package = Package(
             name: "CCurlShim", dependencies: ["CLibCurl"], path: "Shared/CCurlShim",
             linkerSettings: [.linkedLibrary("curl")]
         ),
-        .target(name: "Mail", dependencies: ["Threads", "Digest", "CCurlShim", "ServiceRuntime"], path: "Shared/Mail"),
+        // Kinds of tenant texts, their placeholders and German defaults, and the placeholder syntax:
+        // one catalog for the admin store and the senders. No dependencies.
+        .target(name: "NotificationTemplates", path: "Shared/NotificationTemplates"),
+        .target(name: "Mail", dependencies: ["Threads", "Digest", "CCurlShim", "ServiceRuntime", "NotificationTemplates"], path: "Shared/Mail"),
         .target(
             name: "CCurlHTTP", dependencies: ["CLibCurl"], path: "Shared/CCurlHTTP",
             linkerSettings: [.linkedLibrary("curl")]
@@ -63,12 +66,22 @@ let package = Package(
         .target(name: "Domain", dependencies: ["Postgres", "Logging", "Digest"], path: "Shared/Domain"),
         .target(name: "QueueContracts", dependencies: ["JobQueue", "Postgres"], path: "Shared/QueueContracts"),
         .target(
-            name: "ApplicationLifecycle", dependencies: ["Domain", "QueueContracts", "JobQueue", "Postgres", "Digest"],
+            name: "ApplicationLifecycle", dependencies: ["Domain", "NotificationTemplates", "QueueContracts", "JobQueue", "Postgres", "Digest"],
             path: "Shared/ApplicationLifecycle"
         ),
+        // What makes a routing rule valid and what it matches: routing's parser, which the admin store
+        // uses too when rules are saved. No dependencies.
+        .target(name: "RoutingRules", path: "Shared/RoutingRules"),
         .target(
-            name: "Routing", dependencies: ["ApplicationLifecycle", "QueueContracts", "Domain", "JobQueue", "Postgres", "Logging", "Metrics"],
+            name: "Routing", dependencies: ["RoutingRules", "ApplicationLifecycle", "QueueContracts", "Domain", "JobQueue", "Postgres", "Logging", "Metrics"],
             path: "Shared/Routing"
+        ),
+        // The one admin store: every write of the administration and the reads the CLI and the
+        // admin API share, checked with routing's rule parser and the template catalog.
+        .target(
+            name: "Administration",
+            dependencies: ["Domain", "RoutingRules", "NotificationTemplates", "JobQueue", "Postgres"],
+            path: "Shared/Administration"
         ),
 
         // MARK: Services
@@ -116,7 +129,7 @@ let package = Package(
         ),
         .target(
             name: "InboxService",
-            dependencies: ["ApplicationLifecycle", "QueueContracts", "Domain", "Postgres", "Schema", "JobQueue", "HTTPServer", "ServiceRuntime", "Logging", "Metrics"],
+            dependencies: ["ApplicationLifecycle", "QueueContracts", "Administration", "RoutingRules", "Domain", "Postgres", "Schema", "JobQueue", "HTTPServer", "ServiceRuntime", "Logging", "Metrics"],
             path: "Services/inbox/Library",
             plugins: ["EmbedFiles"]  // Services/inbox/openapi.yaml, served at /openapi.yaml (see embedded-files.txt)
         ),
@@ -129,7 +142,7 @@ let package = Package(
         ),
         .executableTarget(
             name: "amtsweg",
-            dependencies: ["Domain", "Postgres", "Schema", "JobQueue", "Logging"],
+            dependencies: ["Administration", "RoutingRules", "Domain", "Postgres", "Schema", "JobQueue", "Logging"],
             path: "Services/amtsweg"
         ),
         .target(
@@ -166,13 +179,13 @@ let package = Package(
 
         .executableTarget(
             name: "inbox-bench",
-            dependencies: ["QueueContracts", "InboxService", "Domain", "Postgres", "HTTPServer", "JobQueue", "Logging", "TestSupport"],
+            dependencies: ["QueueContracts", "InboxService", "Administration", "Domain", "Postgres", "HTTPServer", "JobQueue", "Logging", "TestSupport"],
             path: "Benchmarks/inbox",
             exclude: ["run.sh"]
         ),
         .executableTarget(
             name: "intake-bench",
-            dependencies: ["Domain", "Postgres", "TestSupport"],
+            dependencies: ["Administration", "Domain", "Postgres", "TestSupport"],
             path: "Benchmarks/intake"
         ),
 
@@ -237,7 +250,7 @@ let package = Package(
         .target(name: "MailTestSupport", dependencies: ["HTTPTestSupport"], path: "Tests/MailTestSupport"),
         .testTarget(
             name: "MailTests",
-            dependencies: ["Mail", "ServiceRuntime", "MailTestSupport"],
+            dependencies: ["Mail", "NotificationTemplates", "ServiceRuntime", "MailTestSupport"],
             path: "Tests/MailTests"
         ),
         .testTarget(
@@ -247,7 +260,7 @@ let package = Package(
         ),
         .testTarget(
             name: "SchemaTests",
-            dependencies: ["ApplicationLifecycle", "QueueContracts", "JobQueue", "Domain", "Postgres", "Schema", "Logging", "TestSupport"],
+            dependencies: ["ApplicationLifecycle", "QueueContracts", "JobQueue", "Administration", "RoutingRules", "Domain", "Postgres", "Schema", "Logging", "TestSupport"],
             path: "Tests/SchemaTests"
         ),
         .testTarget(
@@ -257,7 +270,7 @@ let package = Package(
         ),
         .testTarget(
             name: "IntakeTests",
-            dependencies: ["QueueContracts", "IntakeService", "Domain", "Postgres", "JobQueue", "HTTPServer", "Logging", "TestSupport", "HTTPTestSupport"],
+            dependencies: ["QueueContracts", "IntakeService", "Administration", "Domain", "Postgres", "JobQueue", "HTTPServer", "Logging", "TestSupport", "HTTPTestSupport"],
             path: "Tests/IntakeTests"
         ),
         .testTarget(
@@ -276,7 +289,7 @@ let package = Package(
         ),
         .testTarget(
             name: "InboxTests",
-            dependencies: ["QueueContracts", "InboxService", "Domain", "Postgres", "Schema", "JobQueue", "HTTPServer", "Logging", "TestSupport", "HTTPTestSupport"],
+            dependencies: ["ApplicationLifecycle", "QueueContracts", "InboxService", "Administration", "NotificationTemplates", "Routing", "Domain", "Postgres", "Schema", "JobQueue", "HTTPServer", "Logging", "TestSupport", "HTTPTestSupport"],
             path: "Tests/InboxTests"
         ),
         .target(

@@ -14,6 +14,7 @@
 //   the start of that transaction (an upper bound of commit-to-wake) to each of that area's
 //   clients receiving its 200 is recorded.
 // Targets (issue 6): inbox page p99 <= 10 ms; wake p99 <= 50 ms.
+import Administration
 import Domain
 import Foundation
 import HTTPServer

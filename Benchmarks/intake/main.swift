@@ -8,6 +8,7 @@
 // Starts its own PostgreSQL (fsync on, synchronous_commit on) and the release `intake`
 // executable next to this binary. Targets (issue 4): >= 3,000/s; p99 <= 20 ms at 1,000/s;
 // peak RSS of the 20 MiB upload well under 3x the body size.
+import Administration
 import Domain
 import Foundation
 import Postgres

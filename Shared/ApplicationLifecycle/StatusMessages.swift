@@ -1,33 +1,27 @@
 import Domain
+import NotificationTemplates
 import Postgres
 
-/// The applicant's status messages: German defaults, which a tenant overrides with a
-/// `citizen.status.<status>` template (placeholders `{{reference}}`, `{{service}}`, `{{outcome}}`).
-/// Every status message — routing's receipt and intake's withdrawal included — is written by
-/// ``TransitionStatement`` with the tenant's template when it has one.
+/// The applicant's status messages. The texts are the tenant's `citizen.status.<status>` template
+/// (placeholders `{{reference}}`, `{{service}}`, `{{outcome}}`), else the German default of the
+/// catalog (`Shared/NotificationTemplates`). Every status message — routing's receipt and intake's
+/// withdrawal included — is written by ``TransitionStatement`` this way.
 public enum StatusMessages {
-    public static func defaultText(for status: ApplicationStatus) -> (subject: String, body: String) {
-        switch status {
-        case .received, .assigned, .unroutable:
-            ("Ihr Antrag {{reference}} ist eingegangen",
-             "Ihr Antrag ({{service}}) mit der Vorgangsnummer {{reference}} ist eingegangen und wartet auf Bearbeitung.")
-        case .inProgress:
-            ("Ihr Antrag {{reference}} wird bearbeitet",
-             "Ihr Antrag ({{service}}) mit der Vorgangsnummer {{reference}} wird jetzt bearbeitet.")
-        case .awaitingApplicant:
-            ("Rückfrage zu Ihrem Antrag {{reference}}",
-             "Zu Ihrem Antrag ({{service}}) mit der Vorgangsnummer {{reference}} brauchen wir Angaben von Ihnen. Bitte beachten Sie unsere Nachricht.")
-        case .completed:
-            ("Ihr Antrag {{reference}} ist abgeschlossen",
-             "Die Bearbeitung Ihres Antrags ({{service}}) mit der Vorgangsnummer {{reference}} ist abgeschlossen: {{outcome}}.")
-        case .withdrawn:
-            ("Antrag {{reference}} zurückgezogen",
-             "Ihr Antrag mit der Vorgangsnummer {{reference}} wurde zurückgezogen. Er wird nicht weiter bearbeitet.")
-        }
+    /// The kind of text for a step from `source` to `target`: the first step out of `received`
+    /// into an area, and every step to `unroutable`, is the receipt (`citizen.status.received`);
+    /// otherwise the target's own.
+    public static func textStatus(from source: ApplicationStatus, to target: ApplicationStatus) -> ApplicationStatus {
+        if target == .unroutable || (source == .received && target == .assigned) { return .received }
+        return target
     }
 
-    /// The template kind of a status message.
-    public static func templateKind(for status: ApplicationStatus) -> String { "citizen.status." + status.rawValue }
+    /// The catalog's kind for `status` (every status but `unroutable` has one).
+    static func kind(_ status: ApplicationStatus) -> TemplateKind {
+        guard let kind = TemplateCatalog.citizenStatus(status.rawValue) else {
+            preconditionFailure("the template catalog has no citizen.status.\(status.rawValue)")
+        }
+        return kind
+    }
 
     public static func outcomeText(_ outcome: ApplicationOutcome?) -> String {
         switch outcome {
@@ -39,20 +33,26 @@ public enum StatusMessages {
     }
 
     /// The filled subject and body, as columns `subject` and `body`, for the application in the
-    /// statement's CTE `cur` (columns `tenant_id`, `locale`, `reference`, `service_name`): the
-    /// tenant's template in its locale, else in German, else the default.
-    static func filledText(for status: ApplicationStatus, outcome: ApplicationOutcome?) -> SQLQuery {
-        let text = defaultText(for: status)
-        let kind = templateKind(for: status)
+    /// statement's CTE `cur` (columns `status`, `tenant_id`, `locale`, `reference`, `service_name`):
+    /// the tenant's template in its locale, else in German, else the default.
+    static func filledText(for target: ApplicationStatus, outcome: ApplicationOutcome?) -> SQLQuery {
+        let first = kind(textStatus(from: .received, to: target)), later = kind(textStatus(from: .assignedOrLater, to: target))
         let outcome = outcomeText(outcome)
         return """
-            SELECT left(replace(replace(replace(coalesce(own.subject, de.subject, \(text.subject)),
+            SELECT left(replace(replace(replace(coalesce(own.subject, de.subject, chosen.subject),
                         '{{reference}}', cur.reference), '{{service}}', cur.service_name), '{{outcome}}', \(outcome)), 255) AS subject,
-                   replace(replace(replace(coalesce(own.body, de.body, \(text.body)),
+                   replace(replace(replace(coalesce(own.body, de.body, chosen.body),
                         '{{reference}}', cur.reference), '{{service}}', cur.service_name), '{{outcome}}', \(outcome)) AS body
-            FROM (SELECT 1) AS one
-            LEFT JOIN notification_templates own ON own.tenant_id = cur.tenant_id AND own.kind = \(kind) AND own.locale = cur.locale
-            LEFT JOIN notification_templates de ON de.tenant_id = cur.tenant_id AND de.kind = \(kind) AND de.locale = 'de'
+            FROM (SELECT CASE WHEN cur.status = 'received' THEN \(first.name) ELSE \(later.name) END AS kind,
+                         CASE WHEN cur.status = 'received' THEN \(first.defaultSubject) ELSE \(later.defaultSubject) END AS subject,
+                         CASE WHEN cur.status = 'received' THEN \(first.defaultBody) ELSE \(later.defaultBody) END AS body) AS chosen
+            LEFT JOIN notification_templates own ON own.tenant_id = cur.tenant_id AND own.kind = chosen.kind AND own.locale = cur.locale
+            LEFT JOIN notification_templates de ON de.tenant_id = cur.tenant_id AND de.kind = chosen.kind AND de.locale = 'de'
             """
     }
+}
+
+private extension ApplicationStatus {
+    /// Any source but `received` (they all choose the same text).
+    static let assignedOrLater = ApplicationStatus.assigned
 }

@@ -55,13 +55,6 @@ public enum DeliveryState: String, Sendable, Codable { case queued, delivered, f
 
 public enum CaseworkerRole: String, Sendable, Codable, CaseIterable { case caseworker, admin }
 
-public enum AreaRuleKind: String, Sendable, Codable, CaseIterable {
-    case municipalityKeys = "municipality_keys"
-    case postalCodes = "postal_codes"
-    case formField = "form_field"
-    case `default`
-}
-
 /// Kinds of timeline events (schema CHECK `timeline_events_kind_check`).
 public enum TimelineEventKind: String, Sendable, Codable, CaseIterable {
     case received, assigned, unroutable, claimed, released, forwarded

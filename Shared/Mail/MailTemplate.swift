@@ -1,3 +1,5 @@
+import NotificationTemplates
+
 /// A subject and body with `{{placeholder}}` slots.
 public struct MailTemplate: Sendable, Equatable {
     public var subject: String
@@ -8,40 +10,18 @@ public struct MailTemplate: Sendable, Equatable {
         self.body = body
     }
 
-    /// The placeholders a notification template may use. None of them carries personal data of
-    /// the applicant: there is no placeholder for the applicant's name, address or e-mail.
-    public static let placeholders: Set<String> = ["reference", "service", "link", "tenant"]
+    /// The placeholders a notification template may use (``TemplateCatalog/emailPlaceholders``).
+    /// None of them carries personal data of the applicant: there is no placeholder for the
+    /// applicant's name, address or e-mail.
+    public static let placeholders: Set<String> = Set(TemplateCatalog.emailPlaceholders)
 
     /// Fills `{{name}}` slots (spaces inside the braces allowed) with `values`. Throws when the
     /// text is empty or blank, a brace pair is unbalanced, or a placeholder is not in `values`.
     public static func render(_ text: String, values: [String: String]) throws(MailError) -> String {
-        guard text.contains(where: { !$0.isWhitespace }) else {
-            throw MailError(code: .invalidTemplate, message: "template text is empty")
-        }
-        var output = ""
-        var rest = Substring(text)
-        while true {
-            guard let open = rest.firstRange(of: "{{") else {
-                if rest.contains("}}") { throw MailError(code: .invalidTemplate, message: "\"}}\" without \"{{\"") }
-                output += rest
-                return output
-            }
-            let before = rest[..<open.lowerBound]
-            if before.contains("}}") { throw MailError(code: .invalidTemplate, message: "\"}}\" without \"{{\"") }
-            output += before
-            let afterOpen = rest[open.upperBound...]
-            guard let close = afterOpen.firstRange(of: "}}") else {
-                throw MailError(code: .invalidTemplate, message: "\"{{\" without \"}}\"")
-            }
-            let name = String(afterOpen[..<close.lowerBound]).trimmingSpaces
-            if name.contains("{") || name.contains("}") {
-                throw MailError(code: .invalidTemplate, message: "nested or unbalanced braces")
-            }
-            guard let value = values[name] else {
-                throw MailError(code: .invalidTemplate, message: "unknown placeholder {{\(name.prefix(40))}}")
-            }
-            output += value
-            rest = afterOpen[close.upperBound...]
+        do {
+            return try TemplateSyntax.render(text, values: values)
+        } catch {
+            throw MailError(code: .invalidTemplate, message: error.message)
         }
     }
 }
@@ -52,56 +32,16 @@ public enum NotificationKind: String, Sendable, CaseIterable, Codable {
     case applicantReplied = "applicant_replied"
     case deliveryFailed = "delivery_failed"
 
-    /// The built-in German text, used when a tenant has no template of its own or its template
-    /// is broken.
+    /// This e-mail's entry in the catalog of tenant texts (`email.<kind>`).
+    public var templateKind: TemplateKind {
+        // Every case has its entry; NotificationTemplates' tests hold the catalog to this enum.
+        TemplateCatalog.email(rawValue)!
+    }
+
+    /// The built-in German text (from ``TemplateCatalog``), used when a tenant has no template of
+    /// its own or its template is broken.
     public var defaultTemplate: MailTemplate {
-        switch self {
-        case .newApplication:
-            MailTemplate(
-                subject: "Neuer Antrag {{reference}} in Ihrem Postkorb: {{service}}",
-                body: """
-                Guten Tag,
-
-                in Ihrem Postkorb ist ein neuer Antrag eingegangen.
-
-                Online-Dienst: {{service}}
-                Vorgangsnummer: {{reference}}
-
-                Zum Vorgang: {{link}}
-
-                Diese Nachricht wurde automatisch erstellt ({{tenant}}). Bitte antworten Sie nicht auf diese E-Mail.
-                """)
-        case .applicantReplied:
-            MailTemplate(
-                subject: "Antwort zum Vorgang {{reference}}: {{service}}",
-                body: """
-                Guten Tag,
-
-                die antragstellende Person hat zum Vorgang {{reference}} geantwortet.
-
-                Online-Dienst: {{service}}
-                Vorgangsnummer: {{reference}}
-
-                Zum Vorgang: {{link}}
-
-                Diese Nachricht wurde automatisch erstellt ({{tenant}}). Bitte antworten Sie nicht auf diese E-Mail.
-                """)
-        case .deliveryFailed:
-            MailTemplate(
-                subject: "Zustellung fehlgeschlagen zum Vorgang {{reference}}: {{service}}",
-                body: """
-                Guten Tag,
-
-                eine Nachricht zum Vorgang {{reference}} konnte nicht in das Postfach der antragstellenden Person zugestellt werden. Bitte prüfen Sie den Vorgang.
-
-                Online-Dienst: {{service}}
-                Vorgangsnummer: {{reference}}
-
-                Zum Vorgang: {{link}}
-
-                Diese Nachricht wurde automatisch erstellt ({{tenant}}). Bitte antworten Sie nicht auf diese E-Mail.
-                """)
-        }
+        MailTemplate(subject: templateKind.defaultSubject, body: templateKind.defaultBody)
     }
 }
 

@@ -43,7 +43,7 @@ import TestSupport
 
         run = try await amtsweg(db, "caseworker", "create", "--tenant", "erkelenz", "--name", "Anna Admin", "--email", "anna@erkelenz.de", "--admin", "--json")
         #expect(run.status == 0, "\(run.stderr)")
-        #expect(run.object["roles"] as? [String] == ["caseworker", "admin"])
+        #expect(run.object["roles"] as? [String] == ["admin", "caseworker"], "stored as the admin API stores them: no repeats, sorted")
         run = try await amtsweg(db, "caseworker", "create", "--tenant", "erkelenz", "--name", "Bert", "--email", "bert@erkelenz.de", "--no-email-notifications")
         #expect(run.status == 0, "\(run.stderr)")
 
@@ -75,6 +75,46 @@ import TestSupport
         #expect(run.stdout.contains("parking"))
     }
 
+    /// `--rule` is checked by the routing engine's own validator: what routing accepts is saved,
+    /// what it refuses (or could never reach) is refused before anything is stored.
+    @Test func rulesAreTheRoutingEnginesRules() async throws {
+        let db = try await TestDatabase.make()
+        var run = try await amtsweg(db, "tenant", "create", "--slug", "erkelenz", "--name", "Stadt Erkelenz", "--prefix", "ERK")
+        #expect(run.status == 0, "\(run.stderr)")
+        run = try await amtsweg(db, "service", "create", "--tenant", "erkelenz", "--key", "parking", "--name", "Anwohnerparkausweis")
+        #expect(run.status == 0, "\(run.stderr)")
+
+        run = try await amtsweg(db, "area", "create", "--tenant", "erkelenz", "--service", "parking", "--name", "Range",
+                                "--rule", "postal_codes=52500-52599,5253")
+        #expect(run.status == 0, "a postal-code range is savable: \(run.stderr)")
+        run = try await amtsweg(db, "area", "create", "--tenant", "erkelenz", "--service", "parking", "--name", "Typed",
+                                "--rule", #"form_field={"field": "vehicle.kind", "values": ["truck", 3, true]}"#)
+        #expect(run.status == 0, "a form_field rule with JSON values: \(run.stderr)")
+        #expect(try await db.scalar("SELECT string_agg(definition::text, ' | ' ORDER BY position) FROM area_rules", as: String.self)
+                == #"{"values": ["52500-52599", "5253"]} | {"field": "vehicle.kind", "values": ["truck", 3, true]}"#)
+
+        for (rule, field) in [
+            (#"form_field={"field": "vehicle.kind", "values": ["truck", null]}"#, "definition.values[1]"),
+            ("form_field:vehicle kind=truck", "definition.field"),
+            ("form_field:a.b.c.d.e.f.g.h.i.j.k=truck", "definition.field"),
+            ("postal_codes=" + (0..<1001).map { _ in "41812" }.joined(separator: ","), "definition.values"),
+            ("postal_codes=52599-52500", "definition.values[0]"),
+        ] {
+            run = try await amtsweg(db, "area", "create", "--tenant", "erkelenz", "--service", "parking", "--name", "Refused", "--rule", rule)
+            #expect(run.status == 2, "\(rule.prefix(60)): \(run.stderr)")
+            #expect(run.stderr.contains(field), "\(rule.prefix(60)): \(run.stderr)")
+        }
+
+        run = try await amtsweg(db, "area", "create", "--tenant", "erkelenz", "--service", "parking", "--name", "General", "--rule", "default")
+        #expect(run.status == 0, "\(run.stderr)")
+        run = try await amtsweg(db, "area", "create", "--tenant", "erkelenz", "--service", "parking", "--name", "Late",
+                                "--rule", "postal_codes=41812", "--json")
+        #expect(run.status == 1, "a rule behind the default rule could never match: \(run.stderr)")
+        #expect(run.stderr.contains("never match"), "\(run.stderr)")
+        #expect(try await db.scalar("SELECT count(*)::int FROM responsibility_areas WHERE name IN ('Refused', 'Late')", as: Int.self) == 0)
+        #expect(try await db.scalar("SELECT count(*)::int FROM area_rules", as: Int.self) == 3)
+    }
+
     @Test func deadLettersCanBeListedReplayedAndPurged() async throws {
         let db = try await TestDatabase.make()
         try await db.pool.query("""
@@ -99,7 +139,69 @@ import TestSupport
         #expect(run.status == 0, "\(run.stderr)")
         #expect(run.object["purged"] as? Int == 1)
         #expect(try await db.scalar("SELECT count(*)::int FROM queue_dead_letters", as: Int.self) == 0)
-        #expect(try await db.scalar("SELECT count(*)::int FROM audit_log WHERE action LIKE 'dead_letter.%'", as: Int.self) == 2)
+        #expect(try await db.scalar("SELECT count(*)::int FROM audit_log WHERE action IN ('dead_letter.replay', 'dead_letter.purge')", as: Int.self) == 2)
+    }
+
+    @Test func listingDeadLettersIsAudited() async throws {
+        let db = try await TestDatabase.make()
+        let tenant = try await db.scalar("INSERT INTO tenants (slug, name, reference_prefix) VALUES ('a', 'A', 'AA') RETURNING id", as: UUID.self)
+        try await db.pool.query("""
+            INSERT INTO queue_dead_letters (job_id, queue, tenant_id, payload, priority, attempts, max_attempts, last_error, created_at)
+            VALUES (1, 'route', \(tenant), '{"application_id":"secret-1"}', 0, 20, 20, 'boom', now()),
+                   (2, 'notify-email', NULL, '{"caseworker_id":"secret-2"}', 0, 12, 12, 'smtp down', now())
+            """)
+        let ids = try await db.pool.query("SELECT id FROM queue_dead_letters ORDER BY id").map { try $0.decode("id", as: Int64.self) }
+        var run = try await amtsweg(db, "dead-letters", "list", "--json")
+        #expect(run.status == 0, "\(run.stderr)")
+        run = try await amtsweg(db, "dead-letters", "list", "--tenant", "a")
+        #expect(run.status == 0, "\(run.stderr)")
+        let rows = try await db.pool.query("""
+            SELECT tenant_id, actor_kind, details ->> 'ids' AS ids, details ->> 'count' AS count, details::text AS details
+            FROM audit_log WHERE action = 'dead_letter.read' ORDER BY id
+            """)
+        #expect(rows.count == 2, "one entry per listing")
+        #expect(try rows.map { try $0.decode("ids", as: String?.self) } == [ids.map(String.init).joined(separator: ","), String(ids[0])])
+        #expect(try rows.map { try $0.decode("count", as: String?.self) } == ["2", "1"])
+        #expect(try rows.map { try $0.decode("tenant_id", as: UUID?.self) } == [nil, tenant])
+        #expect(try rows.allSatisfy { try $0.decode("actor_kind", as: String.self) == "operator" })
+        #expect(try rows.allSatisfy { !(try $0.decode("details", as: String.self)).contains("secret-") })
+    }
+
+    @Test func notificationTemplatesCanBeListedSetAndReset() async throws {
+        let db = try await TestDatabase.make()
+        var run = try await amtsweg(db, "tenant", "create", "--slug", "erkelenz", "--name", "Stadt Erkelenz", "--prefix", "ERK")
+        #expect(run.status == 0, "\(run.stderr)")
+        run = try await amtsweg(db, "template", "list", "--tenant", "erkelenz", "--json")
+        #expect(run.status == 0, "\(run.stderr)")
+        let defaults = try #require(run.json as? [[String: Any]])
+        #expect(defaults.count == 9)
+        #expect(defaults.allSatisfy { $0["is_default"] as? Bool == true })
+
+        let bodyFile = FileManager.default.temporaryDirectory.appendingPathComponent("amtsweg-template-\(UUID().uuidString).txt")
+        try "Guten Tag,\n\nzum Vorgang {{reference}} ({{service}}) kam eine Antwort: {{link}}\n".write(to: bodyFile, atomically: true, encoding: .utf8)
+        defer { try? FileManager.default.removeItem(at: bodyFile) }
+        run = try await amtsweg(db, "template", "set", "--tenant", "erkelenz", "--kind", "email.applicant_replied",
+                                "--subject", "Antwort zu {{reference}}", "--body-file", bodyFile.path, "--json")
+        #expect(run.status == 0, "\(run.stderr)")
+        #expect(run.object["is_default"] as? Bool == false)
+        #expect(try await db.scalar("SELECT body FROM notification_templates WHERE kind = 'email.applicant_replied' AND locale = 'de'", as: String.self)
+                == "Guten Tag,\n\nzum Vorgang {{reference}} ({{service}}) kam eine Antwort: {{link}}\n")
+
+        run = try await amtsweg(db, "template", "set", "--tenant", "erkelenz", "--kind", "email.new_application",
+                                "--subject", "Neu von {{applicant_name}}", "--body", "x")
+        #expect(run.status == 2, "\(run.stderr)")
+        #expect(run.stderr.contains("{{applicant_name}}"), "\(run.stderr)")
+        run = try await amtsweg(db, "template", "set", "--tenant", "erkelenz", "--kind", "email.birthday", "--subject", "x", "--body", "y")
+        #expect(run.status == 2, "\(run.stderr)")
+
+        run = try await amtsweg(db, "template", "list", "--tenant", "erkelenz")
+        #expect(run.stdout.contains("email.applicant_replied\ttenant"), "\(run.stdout)")
+        run = try await amtsweg(db, "template", "reset", "--tenant", "erkelenz", "--kind", "email.applicant_replied", "--json")
+        #expect(run.status == 0, "\(run.stderr)")
+        #expect(run.object["is_default"] as? Bool == true)
+        #expect(try await db.scalar("SELECT count(*)::int FROM notification_templates", as: Int.self) == 0)
+        #expect(try await db.scalar("SELECT string_agg(action, ',' ORDER BY id) FROM audit_log WHERE object_kind = 'notification_template'", as: String.self)
+                == "notification_template.set,notification_template.reset")
     }
 
     @Test(arguments: [

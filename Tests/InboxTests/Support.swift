@@ -1,3 +1,4 @@
+import Administration
 import Domain
 import Foundation
 import HTTPServer
@@ -60,7 +61,7 @@ struct InboxHarness: Sendable {
         let adminA = try await member(a.id, "Dora Admin", [.caseworker, .admin])
         let cwB = try await member(b.id, "Emil Heinsberg")
         let adminB = try await member(b.id, "Frida Admin", [.admin])
-        let north = try await admin.createArea(tenant: a.id, service: serviceA.id, name: "Nord", rules: [AreaRule(kind: .postalCodes, values: ["41812"])], members: [cw1.id, cw2.id])
+        let north = try await admin.createArea(tenant: a.id, service: serviceA.id, name: "Nord", rules: [RuleDraft(kind: "postal_codes", definition: ["values": ["41812"]])], members: [cw1.id, cw2.id])
         let south = try await admin.createArea(tenant: a.id, service: serviceA.id, name: "Süd", rules: [], members: [cw3.id])
         let central = try await admin.createArea(tenant: a.id, service: nil, name: "Zentrale", rules: [])
         let areaB = try await admin.createArea(tenant: b.id, service: serviceB.id, name: "Main", rules: [], members: [cwB.id])

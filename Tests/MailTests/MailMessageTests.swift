@@ -1,5 +1,6 @@
 import Foundation
-import Mail
+@testable import Mail
+import NotificationTemplates
 import ServiceRuntime
 import MailTestSupport
 import Testing
@@ -103,6 +104,16 @@ import Testing
         #expect(NotificationKind.newApplication.render(values).body.contains("neuer Antrag"))
         #expect(NotificationKind.applicantReplied.render(values).body.contains("geantwortet"))
         #expect(NotificationKind.deliveryFailed.render(values).body.contains("nicht in das Postfach"))
+    }
+
+    @Test func theCatalogHoldsExactlyTheseEmailsWithThePlaceholdersTheSenderFills() throws {
+        #expect(TemplateCatalog.kinds.filter(\.isEmail).map(\.name) == NotificationKind.allCases.map { "email." + $0.rawValue })
+        for kind in NotificationKind.allCases {
+            #expect(Set(kind.templateKind.placeholders) == Set(values.dictionary.keys), "\(kind)")
+            #expect(kind.defaultTemplate == MailTemplate(subject: kind.templateKind.defaultSubject, body: kind.templateKind.defaultBody))
+            #expect(try MailTemplate.render(kind.templateKind.defaultSubject, values: values.dictionary).contains("ERK-2026-000123"), "\(kind)")
+        }
+        #expect(MailTemplate.placeholders == ["reference", "service", "link", "tenant"])
     }
 
     @Test func tenantTemplateIsUsed() {

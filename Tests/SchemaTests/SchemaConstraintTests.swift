@@ -1,4 +1,6 @@
+import Administration
 import Domain
+import RoutingRules
 import Foundation
 import Postgres
 import Schema
@@ -25,8 +27,8 @@ import TestSupport
         let sb = try await admin.createService(tenant: b.id, key: "parking", name: "Anwohnerparkausweis")
         let ca = try await admin.createCaseworker(tenant: a.id, name: "A", email: "a@erkelenz.de", roles: [.caseworker])
         let cb = try await admin.createCaseworker(tenant: b.id, name: "B", email: "b@heinsberg.de", roles: [.admin])
-        let areaA = try await admin.createArea(tenant: a.id, service: sa.id, name: "Nord", rules: [AreaRule(kind: .postalCodes, values: ["41812"])], members: [ca.id])
-        let areaB = try await admin.createArea(tenant: b.id, service: sb.id, name: "Süd", rules: [AreaRule(kind: .default)])
+        let areaA = try await admin.createArea(tenant: a.id, service: sa.id, name: "Nord", rules: [RuleDraft(kind: "postal_codes", definition: ["values": ["41812"]])], members: [ca.id])
+        let areaB = try await admin.createArea(tenant: b.id, service: sb.id, name: "Süd", rules: [RuleDraft(kind: "default", definition: [:])])
         let app = try await db.pool.query("""
             INSERT INTO applications (tenant_id, service_id, reference, applicant, form, submitted_at)
             VALUES (\(a.id), \(sa.id), 'ERK-2026-000001', '{"name":"Erika"}', '{}', now()) RETURNING id

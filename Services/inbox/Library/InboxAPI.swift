@@ -15,10 +15,9 @@ public struct InboxAPI: Sendable {
     public init(pool: PostgresPool, queue: JobQueue, listener: PostgresListener?, longPollLimitSeconds: Int = 60,
                 tokenUse: CredentialUseRecorder? = nil) {
         let store = ApplicationStore(pool: pool, queue: queue)
-        let assigner = AreaAssigner(queue: queue)
         caseworkers = CaseworkerAPI(pool: pool, tokenUse: tokenUse, store: store, listing: InboxListing(pool: pool), listener: listener,
                                     longPollLimitSeconds: min(max(longPollLimitSeconds, 1), CaseworkerAPI.maxWaitSeconds))
-        admin = AdminAPI(pool: pool, tokenUse: tokenUse, queue: queue, store: store, assigner: assigner)
+        admin = AdminAPI(pool: pool, tokenUse: tokenUse, queue: queue)
     }
 
     public func register(on router: inout Router) {

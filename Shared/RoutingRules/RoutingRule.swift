@@ -1,4 +1,10 @@
-import Domain
+/// Kinds of routing rules (schema CHECK `area_rules_kind_check`).
+public enum AreaRuleKind: String, Sendable, Codable, CaseIterable {
+    case municipalityKeys = "municipality_keys"
+    case postalCodes = "postal_codes"
+    case formField = "form_field"
+    case `default`
+}
 
 /// A rule of a responsibility area: the condition under which an application of the service
 /// goes to that area. Build one with ``init(kind:definition:)``, which validates; a value of this
@@ -42,7 +48,7 @@ public struct RoutingRule: Sendable, Equatable {
     public init(kind: AreaRuleKind, definition: JSONValue) throws(RuleValidationError) {
         var errors: [RuleFieldError] = []
         guard case .object(let members) = definition else {
-            throw RuleValidationError([RuleFieldError(field: "definition", reason: "must be a JSON object (got \(definition.typeName))")])
+            throw RuleValidationError([RuleFieldError(field: "definition", code: "wrong-type", reason: "must be a JSON object (got \(definition.typeName))")])
         }
         let allowed: Set<String> = switch kind {
         case .municipalityKeys, .postalCodes: ["values"]
@@ -50,7 +56,7 @@ public struct RoutingRule: Sendable, Equatable {
         case .default: []
         }
         for key in members.keys.sorted() where !allowed.contains(key) {
-            errors.append(RuleFieldError(field: "definition.\(key)", reason: kind == .default
+            errors.append(RuleFieldError(field: "definition.\(key)", code: "unknown-setting", reason: kind == .default
                 ? "a default rule takes no settings: its definition is {}" : "unknown setting for a \(kind.rawValue) rule"))
         }
         switch kind {
@@ -78,26 +84,26 @@ public struct RoutingRule: Sendable, Equatable {
                     path = field.split(separator: ".", omittingEmptySubsequences: false).map(String.init)
                 }
             case nil:
-                errors.append(RuleFieldError(field: "definition.field", reason: "is required: a dotted path into the form, e.g. \"vehicle.kind\""))
+                errors.append(RuleFieldError(field: "definition.field", code: "missing", reason: "is required: a dotted path into the form, e.g. \"vehicle.kind\""))
             case .some(let other):
-                errors.append(RuleFieldError(field: "definition.field", reason: "must be a string (got \(other.typeName))"))
+                errors.append(RuleFieldError(field: "definition.field", code: "wrong-type", reason: "must be a string (got \(other.typeName))"))
             }
             var values: [JSONValue] = []
             switch members["values"] {
             case .array(let list):
-                if list.isEmpty { errors.append(RuleFieldError(field: "definition.values", reason: "must list at least one value")) }
+                if list.isEmpty { errors.append(RuleFieldError(field: "definition.values", code: "missing", reason: "must list at least one value")) }
                 if list.count > RoutingLimits.maxValuesPerRule {
-                    errors.append(RuleFieldError(field: "definition.values", reason: "must list at most \(RoutingLimits.maxValuesPerRule) values"))
+                    errors.append(RuleFieldError(field: "definition.values", code: "too-many", reason: "must list at most \(RoutingLimits.maxValuesPerRule) values"))
                 }
                 for (index, value) in list.enumerated() {
                     if value.isScalar { values.append(value) } else {
-                        errors.append(RuleFieldError(field: "definition.values[\(index)]", reason: "must be a string, number or boolean (got \(value.typeName))"))
+                        errors.append(RuleFieldError(field: "definition.values[\(index)]", code: "wrong-type", reason: "must be a string, number or boolean (got \(value.typeName))"))
                     }
                 }
             case nil:
-                errors.append(RuleFieldError(field: "definition.values", reason: "is required: the form values that match"))
+                errors.append(RuleFieldError(field: "definition.values", code: "missing", reason: "is required: the form values that match"))
             case .some(let other):
-                errors.append(RuleFieldError(field: "definition.values", reason: "must be an array (got \(other.typeName))"))
+                errors.append(RuleFieldError(field: "definition.values", code: "wrong-type", reason: "must be an array (got \(other.typeName))"))
             }
             if errors.isEmpty { self.condition = .formField(path: path, values: values); return }
         }
@@ -135,21 +141,21 @@ public struct RoutingRule: Sendable, Equatable {
 
     private static func stringValues(_ raw: JSONValue?, _ errors: inout [RuleFieldError], check: (Int, String) -> String?) -> [String] {
         guard let raw else {
-            errors.append(RuleFieldError(field: "definition.values", reason: "is required: a non-empty list"))
+            errors.append(RuleFieldError(field: "definition.values", code: "missing", reason: "is required: a non-empty list"))
             return []
         }
         guard case .array(let list) = raw else {
-            errors.append(RuleFieldError(field: "definition.values", reason: "must be an array (got \(raw.typeName))"))
+            errors.append(RuleFieldError(field: "definition.values", code: "wrong-type", reason: "must be an array (got \(raw.typeName))"))
             return []
         }
-        if list.isEmpty { errors.append(RuleFieldError(field: "definition.values", reason: "must list at least one value")) }
+        if list.isEmpty { errors.append(RuleFieldError(field: "definition.values", code: "missing", reason: "must list at least one value")) }
         if list.count > RoutingLimits.maxValuesPerRule {
-            errors.append(RuleFieldError(field: "definition.values", reason: "must list at most \(RoutingLimits.maxValuesPerRule) values"))
+            errors.append(RuleFieldError(field: "definition.values", code: "too-many", reason: "must list at most \(RoutingLimits.maxValuesPerRule) values"))
         }
         var strings: [String] = []
         for (index, value) in list.enumerated() {
             guard case .string(let text) = value else {
-                errors.append(RuleFieldError(field: "definition.values[\(index)]", reason: "must be a string (got \(value.typeName))"))
+                errors.append(RuleFieldError(field: "definition.values[\(index)]", code: "wrong-type", reason: "must be a string (got \(value.typeName))"))
                 continue
             }
             if let problem = check(index, text) {
@@ -252,10 +258,14 @@ public struct RoutingSubject: Sendable, Equatable {
 public struct RuleFieldError: Sendable, Equatable, Codable, CustomStringConvertible {
     /// e.g. `kind`, `definition.values[2]`, `rules[3].definition.field`.
     public var field: String
+    /// Stable: `invalid`, `missing`, `wrong-type`, `too-many`, `unknown-setting` (a rule), and for
+    /// rule lists `duplicate-position`, `unreachable` (behind a default rule).
+    public var code: String
     public var reason: String
 
-    public init(field: String, reason: String) {
+    public init(field: String, code: String = "invalid", reason: String) {
         self.field = field
+        self.code = code
         self.reason = reason
     }
 
@@ -269,7 +279,7 @@ public struct RuleValidationError: Error, Sendable, Equatable, CustomStringConve
 
     /// The same errors with `prefix` before each field (`rules[3].`).
     public func prefixed(_ prefix: String) -> RuleValidationError {
-        RuleValidationError(errors.map { RuleFieldError(field: prefix + $0.field, reason: $0.reason) })
+        RuleValidationError(errors.map { RuleFieldError(field: prefix + $0.field, code: $0.code, reason: $0.reason) })
     }
 
     public var description: String { errors.map(\.description).joined(separator: "; ") }
@@ -283,6 +293,8 @@ public enum RoutingLimits {
     public static let maxFieldPathLength = 200
     /// Segments of a `form_field` path.
     public static let maxFieldPathDepth = 10
+    /// Rules of one service (a save-time limit: a list routing evaluates for every application).
+    public static let maxRulesPerService = 1000
 }
 
 extension String {
