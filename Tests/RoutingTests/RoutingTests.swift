@@ -145,7 +145,7 @@ import TestSupport
         // The receipt is written like every status message: the tenant's own template wins.
         try await db.pool.query("""
             INSERT INTO notification_templates (tenant_id, kind, subject, body)
-            VALUES (\(f.tenant), 'citizen.status.assigned', 'Eingang {{reference}}', 'Wir haben Ihren Antrag zu {{service}} erhalten.')
+            VALUES (\(f.tenant), 'citizen.status.received', 'Eingang {{reference}}', 'Wir haben Ihren Antrag zu {{service}} erhalten.')
             """)
         let templated = try await f.application(service: m.service, postalCode: "52525", postbox: UUID())
         let templatedReceipt = try #require(try await f.route(templated, with: routing).receiptMessageID)
