@@ -58,6 +58,9 @@ public struct ApplicationState: Sendable {
     }
 
     /// The application with its row lock, if the scope sees it: what ``init(row:)`` reads.
+    /// `FOR NO KEY UPDATE`, the lock its own UPDATE takes (no key changes): it keeps two changes of
+    /// one application apart, but not the foreign-key checks (`FOR KEY SHARE`) of rows other
+    /// transactions add to it meanwhile (timeline events, messages, attachments).
     static func locking(_ id: UUID, scope: Scope) -> SQLQuery {
         """
         SELECT \(fragment: columns)
@@ -65,7 +68,7 @@ public struct ApplicationState: Sendable {
         JOIN services s ON s.tenant_id = a.tenant_id AND s.id = a.service_id
         JOIN tenants t ON t.id = a.tenant_id
         WHERE \(fragment: scopeFilter(scope, id: id))
-        FOR UPDATE OF a
+        FOR NO KEY UPDATE OF a
         """
     }
 

@@ -50,7 +50,10 @@ struct TransitionStatement {
                     outcome = \(outcome?.rawValue), version = a.version + 1, updated_at = now(),
                     closed_at = CASE WHEN \(closes)::boolean THEN now() ELSE NULL END
                 FROM cur
-                WHERE a.tenant_id = cur.tenant_id AND a.id = cur.id AND cur.status = ANY(\(sources)::text[])
+                -- The row by its key from the parameters, not only through `cur`: whatever the plan
+                -- guesses of the CTE, this stays one index lookup.
+                WHERE a.tenant_id = \(scope.tenantID) AND a.id = \(id) AND a.tenant_id = cur.tenant_id AND a.id = cur.id
+                  AND cur.status = ANY(\(sources)::text[])
                   AND (\(expectedVersion)::integer IS NULL OR cur.version = \(expectedVersion)::integer)
                   AND (\(area)::uuid IS NULL OR EXISTS (SELECT 1 FROM target_area))
                 RETURNING a.id, a.tenant_id, a.reference, a.status, a.outcome, a.area_id, a.claimed_by, a.version

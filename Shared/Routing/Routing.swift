@@ -98,7 +98,7 @@ public struct Routing: Sendable {
             JOIN tenants t ON t.id = a.tenant_id
             LEFT JOIN responsibility_areas fa ON fa.tenant_id = a.tenant_id AND fa.id = t.fallback_area_id
             WHERE a.id = \(application) AND (\(tenant)::uuid IS NULL OR a.tenant_id = \(tenant)::uuid)
-            FOR UPDATE OF a
+            FOR NO KEY UPDATE OF a
             """)
         guard let row = rows.first else {
             throw RoutingError(code: .applicationNotFound, message: "no application \(application.uuidString.lowercased()) in this tenant")
