@@ -309,6 +309,11 @@ let package = Package(
             plugins: ["EmbedFiles"]
         ),
         .testTarget(
+            name: "ServiceWiringTests",
+            dependencies: ["InboxService", "NotificationService", "ServicekontoBridge", "JobQueue", "ServiceRuntime", "Logging", "TestSupport", "HTTPTestSupport"],
+            path: "Tests/ServiceWiringTests"
+        ),
+        .testTarget(
             name: "MetricsTests",
             dependencies: ["Metrics"],
             path: "Tests/MetricsTests"
