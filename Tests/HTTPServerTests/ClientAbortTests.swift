@@ -32,7 +32,8 @@ import Testing
             let counted = await eventually {
                 await metrics.render().contains(#"http_requests_cancelled_total{method="GET",route="/slow"} 1"#)
             }
-            #expect(counted, "\(await metrics.render())")
+            let rendered = await metrics.render()
+            #expect(counted, "\(rendered)")
         }
         let rendered = await metrics.render()
         #expect(!rendered.contains(#"status="500""#), "\(rendered)")
