@@ -10,6 +10,7 @@
 // | `ROUTING_LEASE_SECONDS` | how long a claim holds jobs before another replica may take them | `60` |
 // | `ROUTING_POLL_SECONDS` | fallback poll when no NOTIFY arrives | `5` |
 // | `DATABASE_POOL_SIZE`, `MIGRATE_ON_START` | see `DatabaseSettings` | concurrency + 2, `true` |
+import JobQueue
 import Routing
 import ServiceRuntime
 import ServiceWiring

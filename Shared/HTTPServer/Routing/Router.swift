@@ -104,7 +104,7 @@ public struct Router: HTTPResponder {
             return .answered(try await handler(context))
         } catch let error as any ProblemConvertible {
             return .answered(error.problem.response(requestID: context.requestID, headers: error.responseHeaders))
-        } catch where Task.isCancelled {
+        } catch let error where Task.isCancelled {
             // The client's doing, not a fault of ours: whatever the handler threw on the way out
             // (CancellationError, an interrupted query) is no error and no 500.
             context.logger.info("request cancelled: the client closed the connection", [
