@@ -102,9 +102,15 @@ public final class DatabaseRuntime: Sendable {
         }
     }
 
-    /// `/readyz`: the database answers and every migration of this build is applied.
+    /// How long `/readyz` waits for the database. While it is away the pool keeps trying to
+    /// connect for its whole acquire timeout (15 s), longer than a probe waits: the probe would
+    /// time out instead of reading 503.
+    public static let readinessTimeout: Duration = .seconds(2)
+
+    /// `/readyz`: the database answers (within ``readinessTimeout``) and every migration of this
+    /// build is applied.
     public func readiness() async -> ReadinessReport {
-        guard await pool.ping() else {
+        guard await pingWithin(Self.readinessTimeout) else {
             return ReadinessReport(checks: [ReadinessCheck(name: "database", isReady: false, detail: "database not reachable")])
         }
         let current = (try? await migrator.status(pool).isCurrent) ?? false
@@ -112,6 +118,27 @@ public final class DatabaseRuntime: Sendable {
             ReadinessCheck(name: "database", isReady: true),
             ReadinessCheck(name: "migrations", isReady: current, detail: current ? nil : "migrations not current"),
         ])
+    }
+
+    /// Whether the pool answers `SELECT 1` within `timeout`. The ping is left to finish on its
+    /// own (the pool's acquire does not stop early), so a late answer only comes too late.
+    private func pingWithin(_ timeout: Duration) async -> Bool {
+        let waiting = Mutex<CheckedContinuation<Bool, Never>?>(nil)
+        let answer: @Sendable (Bool) -> Void = { ready in
+            waiting.withLock { continuation in
+                continuation?.resume(returning: ready)
+                continuation = nil
+            }
+        }
+        return await withCheckedContinuation { continuation in
+            waiting.withLock { $0 = continuation }
+            let pool = pool
+            Task { answer(await pool.ping()) }
+            Task {
+                try? await Task.sleep(for: timeout)
+                answer(false)
+            }
+        }
     }
 
     /// The runtime's HTTP server for `router` (with `/healthz`, `/metrics`, and this database's `/readyz`).
