@@ -49,6 +49,12 @@ let package = Package(
         .target(name: "CEpoll", path: "Shared/CEpoll"),
         .target(name: "HTTPServer", dependencies: ["CEpoll", "Logging", "Metrics"], path: "Shared/HTTPServer"),
         .target(name: "ServiceRuntime", dependencies: ["HTTPServer", "Logging", "Metrics"], path: "Shared/ServiceRuntime"),
+        // What every executable wires the same way: its database (pools, notifier, listener,
+        // migrations, readiness, queue figures) and its queue consumers.
+        .target(
+            name: "ServiceWiring", dependencies: ["ServiceRuntime", "HTTPServer", "Postgres", "Schema", "JobQueue", "Logging"],
+            path: "Shared/ServiceWiring"
+        ),
         .target(
             name: "CCurlShim", dependencies: ["CLibCurl"], path: "Shared/CCurlShim",
             linkerSettings: [.linkedLibrary("curl")]
@@ -87,7 +93,7 @@ let package = Package(
         // MARK: Services
         .target(
             name: "IntakeService",
-            dependencies: ["ApplicationLifecycle", "QueueContracts", "Domain", "Postgres", "Schema", "JobQueue", "HTTPServer", "ServiceRuntime", "Logging", "Metrics"],
+            dependencies: ["ApplicationLifecycle", "QueueContracts", "Domain", "Postgres", "JobQueue", "HTTPServer", "ServiceRuntime", "ServiceWiring", "Logging", "Metrics"],
             path: "Services/intake/Library",
             plugins: ["EmbedFiles"]  // Services/intake/openapi.yaml, served at /openapi.yaml (see embedded-files.txt)
         ),
@@ -100,7 +106,7 @@ let package = Package(
         ),
         .target(
             name: "ServicekontoBridge",
-            dependencies: ["ApplicationLifecycle", "QueueContracts", "Servicekonto", "HTTPClient", "Domain", "Postgres", "Schema", "JobQueue", "HTTPServer", "ServiceRuntime", "Logging", "Metrics"],
+            dependencies: ["ApplicationLifecycle", "QueueContracts", "Servicekonto", "HTTPClient", "Domain", "Postgres", "JobQueue", "HTTPServer", "ServiceRuntime", "ServiceWiring", "Logging", "Metrics"],
             path: "Services/servicekonto-bridge/Library"
         ),
         .executableTarget(
@@ -124,12 +130,12 @@ let package = Package(
         ),
         .executableTarget(
             name: "routing",
-            dependencies: ["Routing", "JobQueue", "Postgres", "Schema", "ServiceRuntime", "Logging", "Metrics"],
+            dependencies: ["Routing", "JobQueue", "ServiceRuntime", "ServiceWiring"],
             path: "Services/routing"
         ),
         .target(
             name: "InboxService",
-            dependencies: ["ApplicationLifecycle", "QueueContracts", "Administration", "RoutingRules", "Domain", "Postgres", "Schema", "JobQueue", "HTTPServer", "ServiceRuntime", "Logging", "Metrics"],
+            dependencies: ["ApplicationLifecycle", "QueueContracts", "Administration", "RoutingRules", "Domain", "Postgres", "JobQueue", "HTTPServer", "ServiceRuntime", "ServiceWiring", "Logging", "Metrics"],
             path: "Services/inbox/Library",
             plugins: ["EmbedFiles"]  // Services/inbox/openapi.yaml, served at /openapi.yaml (see embedded-files.txt)
         ),
@@ -147,7 +153,7 @@ let package = Package(
         ),
         .target(
             name: "NotificationService",
-            dependencies: ["QueueContracts", "Mail", "JobQueue", "Postgres", "Schema", "ServiceRuntime", "Logging", "Metrics"],
+            dependencies: ["QueueContracts", "Mail", "JobQueue", "Postgres", "ServiceRuntime", "ServiceWiring", "Logging", "Metrics"],
             path: "Services/notification/Library"
         ),
         .executableTarget(
@@ -307,6 +313,11 @@ let package = Package(
             path: "Tests/EmbedFilesTests",
             exclude: ["Fixtures"],
             plugins: ["EmbedFiles"]
+        ),
+        .testTarget(
+            name: "ServiceWiringTests",
+            dependencies: ["InboxService", "NotificationService", "ServicekontoBridge", "ServiceWiring", "JobQueue", "Postgres", "Schema", "ServiceRuntime", "Logging", "Metrics", "TestSupport", "HTTPTestSupport"],
+            path: "Tests/ServiceWiringTests"
         ),
         .testTarget(
             name: "MetricsTests",

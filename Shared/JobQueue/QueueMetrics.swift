@@ -3,10 +3,13 @@ import Metrics
 extension JobQueue {
     /// Adds per-queue depth, running and scheduled jobs, oldest ready age and dead letters to
     /// `registry`, read from the database at every scrape.
-    public func registerStatistics(in registry: MetricsRegistry) {
+    /// - Parameter queues: only these queues (a service's own: those it produces or consumes);
+    ///   nil = every defined queue.
+    public func registerStatistics(in registry: MetricsRegistry, queues: Set<QueueName>? = nil) {
+        let names = queues.map { Set($0.map(\.rawValue)) }
         registry.addCollector { [self] in
             guard let statistics = try? await self.statistics() else { return [] }
-            return statistics.flatMap { queue -> [MetricSample] in
+            return statistics.filter { names?.contains($0.queue) ?? true }.flatMap { queue -> [MetricSample] in
                 let labels = ["queue": queue.queue]
                 return [
                     MetricSample(name: "amtsweg_queue_ready_jobs", help: "Jobs ready to run", labels: labels, value: Double(queue.ready)),

@@ -47,14 +47,21 @@ public struct ServiceConfiguration: Sendable {
         return String(databaseURL[..<colon]) + ":***" + String(databaseURL[at...])
     }
 
-    /// The HTTP server configuration these settings imply. The server's grace period is a little
-    /// shorter than the process's, so the server is done before the service group gives up.
+    /// How long in-flight work — requests, running queue jobs — may take after SIGTERM: the grace
+    /// period less a margin (2 s; half the period when it is under 4 s) in which unfinished jobs
+    /// are handed back and the process exits before the service group gives up.
+    public var inFlightGracePeriod: Duration {
+        let margin = Duration.seconds(2)
+        return shutdownGracePeriod > margin * 2 ? shutdownGracePeriod - margin : shutdownGracePeriod / 2
+    }
+
+    /// The HTTP server configuration these settings imply; its grace period is
+    /// ``inFlightGracePeriod``, so the server is done before the service group gives up.
     public var httpServerConfiguration: HTTPServerConfiguration {
         var configuration = HTTPServerConfiguration(host: httpHost, port: httpPort)
         configuration.limits.maxConnections = maxConnections
         configuration.limits.maxBodyBytes = maxBodyBytes
-        let margin = Duration.seconds(2)
-        configuration.shutdownGracePeriod = shutdownGracePeriod > margin * 2 ? shutdownGracePeriod - margin : shutdownGracePeriod / 2
+        configuration.shutdownGracePeriod = inFlightGracePeriod
         return configuration
     }
 }

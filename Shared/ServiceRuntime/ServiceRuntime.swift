@@ -81,9 +81,10 @@ public struct ServiceRuntime: Sendable {
         }
     }
 
-    /// The whole life of an executable: reads the configuration (a bad variable is reported on
-    /// stderr and as a log line, exit status 2), builds the services with `setup`, runs them, and
-    /// exits 0 after a clean shutdown or 1 after a failure.
+    /// The whole life of an executable: reads the configuration, builds the services with
+    /// `setup`, runs them, and exits 0 after a clean shutdown or 1 after a failure. A bad variable
+    /// — of the runtime's own or a ``ConfigurationError`` that `setup` throws — is reported on
+    /// stderr and as a log line, exit status 2.
     public static func main(
         serviceName: String, defaultPort: Int, environment: Environment = Environment(),
         _ setup: (ServiceRuntime) async throws -> [any Service]
@@ -92,17 +93,30 @@ public struct ServiceRuntime: Sendable {
         do {
             runtime = ServiceRuntime(configuration: try ServiceConfiguration(serviceName: serviceName, defaultPort: defaultPort, environment: environment))
         } catch {
-            let message = Array("\(serviceName): \(error)\n".utf8)
-            _ = message.withUnsafeBytes { write(2, $0.baseAddress, $0.count) }
-            Logger(service: serviceName).error("invalid configuration", ["error": String(describing: error)])
-            exit(2)
+            exitForInvalidConfiguration(error, logger: Logger(service: serviceName))
+        }
+        let services: [any Service]
+        do {
+            services = try await setup(runtime)
+        } catch let error as ConfigurationError {
+            exitForInvalidConfiguration(error, logger: runtime.logger)
+        } catch {
+            runtime.logger.error("exiting after failure", ["error": String(describing: error)])
+            exit(1)
         }
         do {
-            try await runtime.run(try await setup(runtime))
+            try await runtime.run(services)
             exit(0)
         } catch {
             runtime.logger.error("exiting after failure", ["error": String(describing: error)])
             exit(1)
         }
+    }
+
+    private static func exitForInvalidConfiguration(_ error: any Error, logger: Logger) -> Never {
+        let message = Array("\(logger.service): \(error)\n".utf8)
+        _ = message.withUnsafeBytes { write(2, $0.baseAddress, $0.count) }
+        logger.error("invalid configuration", ["error": String(describing: error)])
+        exit(2)
     }
 }

@@ -25,14 +25,15 @@ public final class ManagedProcess: @unchecked Sendable {
     /// The running process's id (nil while stopped).
     public var pid: pid_t? { state.withLock { $0 } }
 
-    /// Starts the process and waits until `GET /readyz` answers 200 (at most `timeout`).
-    public func start(timeout: Duration = .seconds(30)) async throws {
+    /// Starts the process and waits until `GET <until>` answers 200 (at most `timeout`): by default
+    /// `/readyz`; `/healthz` for a process that is up but not expected to be ready.
+    public func start(timeout: Duration = .seconds(30), until path: String = "/readyz") async throws {
         let pid = try spawn([executable], outputPath: logPath, environment: environment)
         state.withLock { $0 = pid }
         ChildProcesses.register(pid)
         let deadline = ContinuousClock.now + timeout
         while ContinuousClock.now < deadline {
-            if let response = try? await request(port: port, "GET /readyz HTTP/1.1\r\nHost: t\r\nConnection: close\r\n\r\n"),
+            if let response = try? await request(port: port, "GET \(path) HTTP/1.1\r\nHost: t\r\nConnection: close\r\n\r\n"),
                response.status == 200 {
                 return
             }

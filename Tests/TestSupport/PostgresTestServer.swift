@@ -147,14 +147,16 @@ public final class PostgresTestServer: Sendable {
     }
 
     /// A new empty database with every migration applied, cloned from a template made once.
-    public func makeDatabase(migrated: Bool = true) async throws -> String {
-        let name = "t_" + UUID().uuidString.replacingOccurrences(of: "-", with: "").lowercased().prefix(20)
+    /// - Parameter name: the database's name (lowercase letters, digits, `_`); a random one when nil.
+    public func makeDatabase(migrated: Bool = true, name: String? = nil) async throws -> String {
+        let name = name ?? "t_" + UUID().uuidString.replacingOccurrences(of: "-", with: "").lowercased().prefix(20)
+        precondition(name.allSatisfy { $0.isASCII && ($0.isLowercase || $0.isNumber || $0 == "_") }, "database name \(name)")
         let admin = try await PostgresConnection.connect(PostgresConfiguration(url: adminURL, applicationName: "test-admin"))
         defer { Task { await admin.close() } }
         if migrated { try await ensureTemplate() }
         let template = migrated ? Self.templateName : "template0"
         try await admin.runUnchecked("CREATE DATABASE \(name) TEMPLATE \(template)")
-        return url(database: String(name))
+        return url(database: name)
     }
 
     /// Creates the migrated template database once; concurrent callers wait for the same work.

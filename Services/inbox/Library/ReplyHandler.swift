@@ -15,10 +15,14 @@ import QueueContracts
 struct ReplyHandler: TransactionalJobHandler {
     let lifecycle: ApplicationLifecycle
 
+    /// Replies claimed and stored per transaction.
+    static let batchSize = 20
+
+    /// A consumer on `pool` alone, for tests (the service's is wired by `InboxService`).
     static func consumer(pool: PostgresPool, queue: JobQueue, listener: PostgresListener?, concurrency: Int,
                          logger: Logger, metrics: MetricsRegistry?) -> QueueConsumer {
         QueueConsumer(pool: pool, listener: listener,
-                      configuration: ConsumerConfiguration(queue: .citizenReply, batchSize: 20, concurrency: concurrency),
+                      configuration: ConsumerConfiguration(queue: .citizenReply, batchSize: batchSize, concurrency: concurrency),
                       handler: .transactional(ReplyHandler(lifecycle: ApplicationLifecycle(queue: queue))),
                       logger: logger, metrics: metrics)
     }

@@ -22,7 +22,7 @@ import ServiceRuntime
 /// | `BRIDGE_ORDER_WAIT_SECONDS` | how long a message waits for earlier queued messages of its application | `600` |
 /// | `REPLY_POLLING` | poll `GET /replies` | `true` |
 /// | `REPLY_POLL_INTERVAL_SECONDS`, `REPLY_PAGE_SIZE` | polling | `10`, `100` |
-/// | `DATABASE_POOL_SIZE`, `MIGRATE_ON_START` | database | `16`, `true` |
+/// | `DATABASE_POOL_SIZE`, `MIGRATE_ON_START` | database (see `DatabaseSettings`) | `16`, `true` |
 public struct BridgeConfiguration: Sendable {
     public var client: ServicekontoClientConfiguration
     public var concurrency: Int

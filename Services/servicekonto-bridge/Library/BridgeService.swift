@@ -3,9 +3,9 @@ import JobQueue
 import Logging
 import Metrics
 import Postgres
-import Schema
 import Servicekonto
 import ServiceRuntime
+import ServiceWiring
 
 /// The bridge's long-running parts: the `citizen-outbox` consumer and the reply poller.
 public final class ServicekontoBridge: Sendable {
@@ -14,9 +14,12 @@ public final class ServicekontoBridge: Sendable {
     public let poller: ReplyPoller
     public let configuration: BridgeConfiguration
 
-    /// - Parameter bookkeepingPool: the consumer's claims and acks (see ``QueueConsumer``); nil = `pool`.
+    /// - Parameters:
+    ///   - bookkeepingPool: the consumer's claims and acks (see ``QueueConsumer``); nil = `pool`.
+    ///   - shutdownDeadline: how long running deliveries may take after shutdown is asked for
+    ///     (the service passes its `ServiceConfiguration.inFlightGracePeriod`).
     public init(pool: PostgresPool, bookkeepingPool: PostgresPool? = nil, listener: PostgresListener?, queue: JobQueue,
-                configuration: BridgeConfiguration, logger: Logger, metrics: MetricsRegistry) {
+                configuration: BridgeConfiguration, shutdownDeadline: Duration = .seconds(10), logger: Logger, metrics: MetricsRegistry) {
         self.configuration = configuration
         client = ServicekontoClient(configuration.client)
         let handler = OutboxHandler(pool: pool, deliveryPool: bookkeepingPool, queue: queue, client: client,
@@ -25,14 +28,15 @@ public final class ServicekontoBridge: Sendable {
             pool: pool, bookkeepingPool: bookkeepingPool, listener: listener,
             configuration: ConsumerConfiguration(
                 queue: .citizenOutbox, batchSize: 100, concurrency: configuration.concurrency,
-                leaseDuration: configuration.leaseDuration, pollInterval: configuration.pollInterval, backoff: configuration.backoff),
+                leaseDuration: configuration.leaseDuration, pollInterval: configuration.pollInterval, backoff: configuration.backoff,
+                shutdownDeadline: shutdownDeadline),
             handler: .effects(handler), logger: logger, metrics: metrics)
         poller = ReplyPoller(pool: pool, queue: queue, client: client, configuration: configuration, logger: logger, metrics: metrics)
     }
 
     /// The services to run: the consumer, and the poller when enabled.
     public var services: [any Service] {
-        var list: [any Service] = [ConsumerService(consumer: consumer)]
+        var list: [any Service] = [QueueConsumerService(consumer: consumer)]
         if configuration.replyPolling { list.append(poller) }
         return list
     }
@@ -40,54 +44,23 @@ public final class ServicekontoBridge: Sendable {
     public func shutdown() { client.shutdown() }
 }
 
-/// Runs a ``QueueConsumer`` as a ``Service``: stops claiming on shutdown and returns once the
-/// running jobs are finished or handed back.
-public struct ConsumerService: Service {
-    public let consumer: QueueConsumer
-    public var name: String { "consumer-" + consumer.configuration.queue.rawValue }
-
-    public init(consumer: QueueConsumer) { self.consumer = consumer }
-
-    public func run(shutdown: ShutdownSignal) async throws {
-        let consumer = consumer
-        async let running: Void = consumer.run()
-        await shutdown.wait()
-        consumer.stop()
-        await running
-    }
-}
-
-/// Builds servicekonto-bridge from the environment.
+/// Builds servicekonto-bridge from the environment (database settings: see ``DatabaseSettings``;
+/// default pool 16).
 public enum BridgeService {
     public static func makeServices(_ runtime: ServiceRuntime, environment: Environment = Environment()) async throws -> [any Service] {
         let bridgeConfiguration = try BridgeConfiguration(environment: environment)
-        let poolSize = try environment.int("DATABASE_POOL_SIZE", default: 16, range: 1...500)
-        let migrate = try environment.bool("MIGRATE_ON_START", default: true)
-        let configuration = PostgresConfiguration(url: runtime.configuration.databaseURL, applicationName: "servicekonto-bridge")
-        let pool = PostgresPool(configuration: configuration, pool: PostgresPoolConfiguration(maxConnections: poolSize), logger: runtime.logger)
-        let notifyPool = PostgresPool(configuration: configuration, pool: PostgresPoolConfiguration(maxConnections: 1), logger: runtime.logger)
-        let migrator = Migrator(logger: runtime.logger)
-        if migrate { try await migrator.migrate(pool) }
-        let queue = JobQueue(pool: pool, notifier: QueueNotifier(pool: notifyPool, logger: runtime.logger))
-        let listener = PostgresListener(configuration: configuration, logger: runtime.logger)
+        // citizen-outbox: consumed; citizen-reply: the applicants' replies; notify-email: failed deliveries.
+        let database = try await DatabaseRuntime.start(
+            runtime, environment: environment, defaultPoolSize: 16, queues: [.citizenOutbox, .citizenReply, .notifyEmail])
         let bridge = ServicekontoBridge(
-            pool: pool, bookkeepingPool: .queueBookkeeping(configuration, logger: runtime.logger), listener: listener, queue: queue,
-            configuration: bridgeConfiguration, logger: runtime.logger, metrics: runtime.metrics)
+            pool: database.pool, bookkeepingPool: database.bookkeepingPool, listener: database.listener, queue: database.queue,
+            configuration: bridgeConfiguration, shutdownDeadline: runtime.configuration.inFlightGracePeriod,
+            logger: runtime.logger, metrics: runtime.metrics)
         var router = runtime.makeRouter()
         router.get("/v1/bridge") { _ in
             struct Info: Encodable { var servicekonto_url: String; var reply_polling: Bool }
             return try .json(Info(servicekonto_url: bridgeConfiguration.client.baseURL, reply_polling: bridgeConfiguration.replyPolling))
         }
-        let http = runtime.httpService(router: router, readiness: {
-            guard await pool.ping() else {
-                return ReadinessReport(checks: [ReadinessCheck(name: "database", isReady: false, detail: "database not reachable")])
-            }
-            let current = (try? await migrator.status(pool).isCurrent) ?? false
-            return ReadinessReport(checks: [
-                ReadinessCheck(name: "database", isReady: true),
-                ReadinessCheck(name: "migrations", isReady: current, detail: current ? nil : "migrations not current"),
-            ])
-        })
-        return [http] + bridge.services
+        return [database.httpService(router)] + bridge.services
     }
 }

@@ -57,6 +57,7 @@ public struct Router: HTTPResponder {
         let started = ContinuousClock.now
         var routeLabel = "unmatched"
         var response: HTTPResponse
+        var cancelled = false
         switch match(request.method, request.path) {
         case .found(let route, let parameters):
             routeLabel = route.pattern.text
@@ -64,7 +65,13 @@ public struct Router: HTTPResponder {
                 request: request, parameters: parameters,
                 logger: logger.with(["request_id": request.requestID]), route: route.pattern.text
             )
-            response = await run(route.handler, context)
+            switch await run(route.handler, context) {
+            case .answered(let answer):
+                response = answer
+            case .cancelled(let answer):
+                response = answer
+                cancelled = true
+            }
         case .methodNotAllowed(let allowed):
             var headers = HTTPHeaders()
             headers.add(name: "Allow", value: allowed.map(\.rawValue).joined(separator: ", "))
@@ -76,24 +83,45 @@ public struct Router: HTTPResponder {
                 .response(requestID: request.requestID)
         }
         response.headers.replaceOrAdd(name: RequestID.headerName, value: request.requestID)
-        metrics?.record(method: request.method, route: routeLabel, status: response.status, since: started)
+        if cancelled {
+            // Nobody waits for the answer: not a request answered, counted apart.
+            metrics?.recordCancelled(method: request.method, route: routeLabel)
+        } else {
+            metrics?.record(method: request.method, route: routeLabel, status: response.status, since: started)
+        }
         return response
     }
 
-    private func run(_ handler: RouteHandler, _ context: RequestContext) async -> HTTPResponse {
+    private enum Outcome {
+        case answered(HTTPResponse)
+        /// The handler failed after its task was cancelled: the server cancels a handler when its
+        /// client closes the connection (or when the connection is cut at the end of shutdown).
+        case cancelled(HTTPResponse)
+    }
+
+    private func run(_ handler: RouteHandler, _ context: RequestContext) async -> Outcome {
         do {
-            return try await handler(context)
+            return .answered(try await handler(context))
         } catch let error as any ProblemConvertible {
-            return error.problem.response(requestID: context.requestID, headers: error.responseHeaders)
+            return .answered(error.problem.response(requestID: context.requestID, headers: error.responseHeaders))
+        } catch let error where Task.isCancelled {
+            // The client's doing, not a fault of ours: whatever the handler threw on the way out
+            // (CancellationError, an interrupted query) is no error and no 500.
+            context.logger.info("request cancelled: the client closed the connection", [
+                "route": context.route, "method": context.request.method.rawValue, "error_type": String(describing: type(of: error)),
+            ])
+            return .cancelled(Problem(
+                status: .serviceUnavailable, code: "request-cancelled", detail: "The request was cancelled before it was answered."
+            ).response(requestID: context.requestID))
         } catch {
             context.logger.error("unhandled error in handler", [
                 "route": context.route, "method": context.request.method.rawValue,
                 "error": String(describing: error), "error_type": String(describing: type(of: error)),
             ])
-            return Problem(
+            return .answered(Problem(
                 status: .internalServerError, code: "internal-error",
                 detail: "An unexpected error occurred. Quote the request id when reporting it."
-            ).response(requestID: context.requestID)
+            ).response(requestID: context.requestID))
         }
     }
 
