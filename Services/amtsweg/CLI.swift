@@ -145,9 +145,6 @@ func writeError(_ text: String) {
     _ = bytes.withUnsafeBytes { Glibc.write(2, $0.baseAddress, $0.count) }
 }
 
-extension UUID {
-    var lowercased: String { uuidString.lowercased() }
-}
 
 extension Optional {
     func asyncMap<U>(_ transform: (Wrapped) async throws -> U) async rethrows -> U? {

@@ -163,9 +163,6 @@ enum Check {
     }
 }
 
-extension UUID {
-    var lowercased: String { uuidString.lowercased() }
-}
 
 extension KeyedEncodingContainer {
     /// Ids as the API writes them: lowercase; nil as `null`.

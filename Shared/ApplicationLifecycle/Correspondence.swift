@@ -156,6 +156,3 @@ public enum TimelineValue: Codable, Sendable, Equatable, ExpressibleByStringLite
     }
 }
 
-extension UUID {
-    var lowercased: String { uuidString.lowercased() }
-}

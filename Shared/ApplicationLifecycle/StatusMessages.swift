@@ -36,7 +36,8 @@ public enum StatusMessages {
     /// statement's CTE `cur` (columns `status`, `tenant_id`, `locale`, `reference`, `service_name`):
     /// the tenant's template in its locale, else in German, else the default.
     static func filledText(for target: ApplicationStatus, outcome: ApplicationOutcome?) -> SQLQuery {
-        let first = kind(textStatus(from: .received, to: target)), later = kind(textStatus(from: .assignedOrLater, to: target))
+        // Every source but `received` chooses the same text, so `.assigned` stands for them all.
+        let first = kind(textStatus(from: .received, to: target)), later = kind(textStatus(from: .assigned, to: target))
         let outcome = outcomeText(outcome)
         return """
             SELECT left(replace(replace(replace(coalesce(own.subject, de.subject, chosen.subject),
@@ -50,9 +51,4 @@ public enum StatusMessages {
             LEFT JOIN notification_templates de ON de.tenant_id = cur.tenant_id AND de.kind = chosen.kind AND de.locale = 'de'
             """
     }
-}
-
-private extension ApplicationStatus {
-    /// Any source but `received` (they all choose the same text).
-    static let assignedOrLater = ApplicationStatus.assigned
 }

@@ -48,16 +48,8 @@ extension JobQueue {
     /// Deletes the live jobs whose payload names one of the applications in the statement's CTE
     /// `apps` (columns `tenant_id`, `id`), for retention's single statement. Returns the deleted
     /// jobs' `application_id`.
-    public static let deleteJobsOfApps: SQLQuery = """
-        DELETE FROM queue_jobs j USING apps
-        WHERE j.tenant_id = apps.tenant_id AND j.payload ->> 'application_id' = apps.id::text
-        RETURNING j.payload ->> 'application_id' AS application_id
-        """
+    public static var deleteJobsOfApps: SQLQuery { QueueSQL.deleteJobsOfApps }
 
     /// The same for dead letters.
-    public static let deleteDeadLettersOfApps: SQLQuery = """
-        DELETE FROM queue_dead_letters d USING apps
-        WHERE d.tenant_id = apps.tenant_id AND d.payload ->> 'application_id' = apps.id::text
-        RETURNING d.payload ->> 'application_id' AS application_id
-        """
+    public static var deleteDeadLettersOfApps: SQLQuery { QueueSQL.deleteDeadLettersOfApps }
 }

@@ -43,6 +43,20 @@ enum QueueSQL {
         """
     }
 
+    /// Live jobs naming an application of the statement's CTE `apps` (see `JobQueue.deleteJobsOfApps`).
+    static let deleteJobsOfApps: SQLQuery = """
+        DELETE FROM queue_jobs j USING apps
+        WHERE j.tenant_id = apps.tenant_id AND j.payload ->> 'application_id' = apps.id::text
+        RETURNING j.payload ->> 'application_id' AS application_id
+        """
+
+    /// Dead letters naming an application of the statement's CTE `apps`.
+    static let deleteDeadLettersOfApps: SQLQuery = """
+        DELETE FROM queue_dead_letters d USING apps
+        WHERE d.tenant_id = apps.tenant_id AND d.payload ->> 'application_id' = apps.id::text
+        RETURNING d.payload ->> 'application_id' AS application_id
+        """
+
     /// Claims up to `limit` ready jobs under a new lease (the database clock judges readiness and
     /// the lease's end).
     static func claim(queue: QueueName, limit: Int, leaseID: UUID, consumer: String, leaseMilliseconds: Int64) -> SQLQuery {

@@ -11,8 +11,7 @@ public struct CitizenOutboxJob: QueueContract, Equatable {
 
     public init(messageID: UUID) { self.messageID = messageID.uuidString.lowercased() }
 
-    public var dedupeKey: String? { Self.dedupePrefix + messageID }
-    static let dedupePrefix = "citizen-outbox:"
+    public var dedupeKey: String? { "citizen-outbox:" + messageID }
 
     enum CodingKeys: String, CodingKey { case messageID = "message_id" }
 

@@ -67,9 +67,6 @@ struct Principal: Sendable {
     }
 }
 
-extension UUID {
-    var lowercased: String { uuidString.lowercased() }
-}
 
 /// Small helpers shared by the handlers.
 enum API {
