@@ -4,7 +4,7 @@ import ServiceRuntime
 ///
 /// | Variable | Meaning | Default |
 /// |---|---|---|
-/// | `SMTP_URL` | `smtp://host:587`, `smtps://host:465`, or `file:///path` (spool folder) | `file:///tmp/amtsweg-mail` |
+/// | `SMTP_URL` | `smtp://host:587`, `smtps://host:465`, or `file:///path` (spool folder) | required: a default would send mail nowhere |
 /// | `SMTP_USERNAME`, `SMTP_PASSWORD` / `SMTP_PASSWORD_FILE` | AUTH credentials (the password is read only when a user name is set) | none |
 /// | `SMTP_STARTTLS` | `required` or `off` (only for `smtp://`) | `required` |
 /// | `SMTP_CA_FILE` | CA bundle (PEM) to verify the server | system bundle |
@@ -32,10 +32,8 @@ public struct SMTPConfiguration: Sendable {
     public var transferTimeout: Duration
     public var connections: Int
 
-    public static let defaultURL = "file:///tmp/amtsweg-mail"
-
     public init(
-        url: String = SMTPConfiguration.defaultURL, username: String? = nil, password: String? = nil,
+        url: String, username: String? = nil, password: String? = nil,
         startTLS: StartTLS = .required, caFile: String? = nil,
         from: MailAddress = try! MailAddress("noreply@amtsweg.localhost", displayName: "Amtsweg"),
         connectTimeout: Duration = .seconds(10), transferTimeout: Duration = .seconds(60), connections: Int = 2
@@ -52,8 +50,7 @@ public struct SMTPConfiguration: Sendable {
     }
 
     public init(environment: Environment) throws {
-        self.init()
-        url = try environment.string("SMTP_URL", default: Self.defaultURL)
+        self.init(url: try environment.string("SMTP_URL"))
         username = environment["SMTP_USERNAME"]
         // The password only matters with a user name; without one, a placeholder (even empty)
         // secret file is not read.

@@ -150,8 +150,13 @@ import Testing
 }
 
 @Suite struct ConfigurationTests {
+    @Test func smtpURLHasNoDefault() throws {
+        let missing = #expect(throws: ConfigurationError.self) { try SMTPConfiguration(environment: Environment([:])) }
+        #expect(missing?.variable == "SMTP_URL")
+    }
+
     @Test func defaults() throws {
-        let configuration = try SMTPConfiguration(environment: Environment([:]))
+        let configuration = try SMTPConfiguration(environment: Environment(["SMTP_URL": "file:///tmp/amtsweg-mail"]))
         #expect(try configuration.endpoint == .spool(directory: "/tmp/amtsweg-mail"))
         #expect(configuration.startTLS == .required)
         #expect(configuration.connectTimeout == .seconds(10))
@@ -177,19 +182,19 @@ import Testing
     @Test func passwordFileIsIgnoredWithoutUserName() throws {
         let directory = try makeTemporaryDirectory()
         FileManager.default.createFile(atPath: "\(directory)/empty", contents: Data())
-        let configuration = try SMTPConfiguration(environment: Environment(["SMTP_PASSWORD_FILE": "\(directory)/empty"]))
+        let configuration = try SMTPConfiguration(environment: Environment(["SMTP_URL": "file:///tmp/amtsweg-mail", "SMTP_PASSWORD_FILE": "\(directory)/empty"]))
         #expect(configuration.username == nil && configuration.password == nil)
         #expect(throws: ConfigurationError.self) {
-            try SMTPConfiguration(environment: Environment(["SMTP_USERNAME": "u", "SMTP_PASSWORD_FILE": "\(directory)/empty"]))
+            try SMTPConfiguration(environment: Environment(["SMTP_URL": "smtp://mail.example.org", "SMTP_USERNAME": "u", "SMTP_PASSWORD_FILE": "\(directory)/empty"]))
         }
     }
 
     @Test func rejectsBadValues() {
         #expect(throws: ConfigurationError.self) { try SMTPConfiguration(environment: Environment(["SMTP_URL": "http://x"])) }
         #expect(throws: ConfigurationError.self) { try SMTPConfiguration(environment: Environment(["SMTP_URL": "smtp://u:p@host"])) }
-        #expect(throws: ConfigurationError.self) { try SMTPConfiguration(environment: Environment(["SMTP_STARTTLS": "maybe"])) }
-        #expect(throws: ConfigurationError.self) { try SMTPConfiguration(environment: Environment(["SMTP_FROM": "nonsense"])) }
-        #expect(throws: ConfigurationError.self) { try SMTPConfiguration(environment: Environment(["SMTP_USERNAME": "u"])) }
+        #expect(throws: ConfigurationError.self) { try SMTPConfiguration(environment: Environment(["SMTP_URL": "smtp://mail.example.org", "SMTP_STARTTLS": "maybe"])) }
+        #expect(throws: ConfigurationError.self) { try SMTPConfiguration(environment: Environment(["SMTP_URL": "smtp://mail.example.org", "SMTP_FROM": "nonsense"])) }
+        #expect(throws: ConfigurationError.self) { try SMTPConfiguration(environment: Environment(["SMTP_URL": "smtp://mail.example.org", "SMTP_USERNAME": "u"])) }
         #expect(throws: ConfigurationError.self) { try SMTPConfiguration(environment: Environment(["SMTP_URL": "file://relative"])) }
     }
 }
