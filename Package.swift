@@ -148,7 +148,7 @@ let package = Package(
         ),
         .executableTarget(
             name: "amtsweg",
-            dependencies: ["Administration", "RoutingRules", "Domain", "Postgres", "Schema", "JobQueue", "Logging"],
+            dependencies: ["Administration", "RoutingRules", "Domain", "Postgres", "Schema", "JobQueue", "Logging", "ServiceRuntime", "ServiceWiring"],
             path: "Services/amtsweg"
         ),
         .target(

@@ -8,12 +8,15 @@ import JobQueue
 import Logging
 import Postgres
 import Schema
+import ServiceRuntime
+import ServiceWiring
 
 enum CLI {
     static let usage = """
         usage: amtsweg [--database-url URL] [--json] <command> [options]
 
-        The database comes from --database-url, DATABASE_URL or DATABASE_URL_FILE.
+        The database comes from --database-url, MIGRATION_DATABASE_URL(_FILE) (the schema owner),
+        or DATABASE_URL(_FILE). migrate grants DATABASE_SERVICE_ROLE (default amtsweg_service) its privileges.
         --json prints machine-readable JSON on stdout. Exit status: 0 ok, 1 failed, 2 bad arguments.
 
         commands:
@@ -53,8 +56,10 @@ enum CLI {
         }
         let json = arguments.flag("json")
         let url: String
+        let settings: MigrationSettings
         do {
-            url = try databaseURL(try arguments.optional("database-url"))
+            settings = try MigrationSettings(environment: Environment())
+            url = try databaseURL(try arguments.optional("database-url"), settings: settings)
         } catch {
             return fail(usage: "\(error)")
         }
@@ -66,7 +71,7 @@ enum CLI {
         defer { Task { await pool.close() } }
         let output = Output(json: json)
         do {
-            try await dispatch(&arguments, pool: pool, logger: logger, output: output)
+            try await dispatch(&arguments, pool: pool, serviceRole: settings.serviceRole, logger: logger, output: output)
             await pool.close()
             return 0
         } catch let error as UsageError {
@@ -84,16 +89,14 @@ enum CLI {
         }
     }
 
-    static func databaseURL(_ option: String?) throws -> String {
+    /// The database: `--database-url`, else the owner's `MIGRATION_DATABASE_URL(_FILE)`, else
+    /// `DATABASE_URL(_FILE)` (a development database with one role; `migrate` refuses a role that
+    /// does not own the schema).
+    static func databaseURL(_ option: String?, settings: MigrationSettings) throws -> String {
         if let option { return option }
-        let environment = ProcessInfo.processInfo.environment
-        if let url = environment["DATABASE_URL"], !url.isEmpty { return url }
-        if let path = environment["DATABASE_URL_FILE"], !path.isEmpty {
-            guard let data = FileManager.default.contents(atPath: path) else { throw UsageError("DATABASE_URL_FILE names a file that cannot be read") }
-            let text = String(decoding: data, as: UTF8.self)
-            return String(String(text.drop(while: \.isWhitespace).reversed()).drop(while: \.isWhitespace).reversed())
-        }
-        throw UsageError("no database: set DATABASE_URL or pass --database-url")
+        if let url = settings.databaseURL { return url }
+        if let url = try Environment().optionalSecret("DATABASE_URL") { return url }
+        throw UsageError("no database: set MIGRATION_DATABASE_URL (the schema owner's URL) or pass --database-url")
     }
 
     static func fail(usage message: String) -> Int32 {

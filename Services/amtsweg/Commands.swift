@@ -10,7 +10,7 @@ import Schema
 /// The commands: each parses its options, checks what can be checked without the database with
 /// the store's own checks (a refusal is a usage error, exit status 2), then calls the admin store.
 extension CLI {
-    static func dispatch(_ a: inout Arguments, pool: PostgresPool, logger: Logger, output: Output) async throws {
+    static func dispatch(_ a: inout Arguments, pool: PostgresPool, serviceRole: ServiceRole, logger: Logger, output: Output) async throws {
         let words = a.positional
         let store = AdminStore(pool: pool, actor: .operator)
         func expectWords(_ count: Int) throws {
@@ -21,7 +21,7 @@ extension CLI {
             try expectWords(1)
             let statusOnly = a.flag("status")
             try a.checkNoUnknownOptions()
-            let migrator = Migrator(logger: logger)
+            let migrator = Migrator(serviceRole: serviceRole, logger: logger)
             if statusOnly {
                 let status = try await migrator.status(pool)
                 output.emit(MigrateStatus(applied: status.appliedVersions, latest: status.latestKnownVersion, current: status.isCurrent),

@@ -8,11 +8,43 @@ public struct MigrationError: Error, Sendable, CustomStringConvertible {
         case checksumMismatch = "checksum_mismatch"
         /// The database has migrations this build does not know (it is older than the schema).
         case unknownMigration = "unknown_migration"
+        /// The services' role (`DATABASE_SERVICE_ROLE`) does not exist.
+        case serviceRoleMissing = "service_role_missing"
+        /// The services' role is a superuser, the migrating role itself or a member of it, or
+        /// owns tables: privileges would not bind it.
+        case serviceRoleUnsafe = "service_role_unsafe"
+        /// The migrating role may not change the schema (the services' role was given).
+        case notOwner = "not_owner"
     }
 
     public let code: Code
-    public let version: Int
-    public var description: String { "MigrationError(\(code.rawValue), version: \(version))" }
+    public let version: Int?
+    public let role: String?
+
+    public init(code: Code, version: Int) {
+        self.code = code
+        self.version = version
+        role = nil
+    }
+
+    public init(code: Code, role: String) {
+        self.code = code
+        version = nil
+        self.role = role
+    }
+
+    public var description: String {
+        switch code {
+        case .checksumMismatch, .unknownMigration:
+            "MigrationError(\(code.rawValue), version: \(version ?? 0))"
+        case .serviceRoleMissing:
+            "MigrationError(\(code.rawValue)): the services' role \(role ?? "") does not exist; create it first (CREATE ROLE \(role ?? "") LOGIN PASSWORD '…') or name another in DATABASE_SERVICE_ROLE"
+        case .serviceRoleUnsafe:
+            "MigrationError(\(code.rawValue)): the services' role \(role ?? "") is a superuser, the migrating role or a member of it, or owns tables; the services need a role of their own that owns nothing (see README, \"Database roles\")"
+        case .notOwner:
+            "MigrationError(\(code.rawValue)): the role \(role ?? "") may not change the schema; migrate with the owner's URL (MIGRATION_DATABASE_URL)"
+        }
+    }
 }
 
 /// Where the schema stands compared with this build.
@@ -30,26 +62,46 @@ public struct Migrator: Sendable {
     static let advisoryLockKey: Int64 = 0x616D_7473_7765_67
 
     public let migrations: [Migration]
+    /// Granted its privileges after every run (``ServiceRole``).
+    public let serviceRole: ServiceRole
     private let logger: Logger
 
-    public init(migrations: [Migration] = Migrations.all, logger: Logger) {
+    public init(migrations: [Migration] = Migrations.all, serviceRole: ServiceRole = .standard, logger: Logger) {
         self.migrations = migrations.sorted { $0.version < $1.version }
+        self.serviceRole = serviceRole
         self.logger = logger
     }
 
-    /// Applies what is missing; returns the versions it applied.
+    /// Applies what is missing, then grants the services' role its privileges (every time: a
+    /// role made after the last migration gets them too); returns the versions it applied.
+    /// Run it as the schema's owner.
     @discardableResult
     public func migrate(_ pool: PostgresPool) async throws -> [Int] {
         try await pool.withConnection { connection in
             try await connection.query("SELECT pg_advisory_lock(\(Self.advisoryLockKey))")
             do {
                 let applied = try await migrateLocked(connection)
+                try await serviceRole.grant(on: connection)
                 try await connection.query("SELECT pg_advisory_unlock(\(Self.advisoryLockKey))")
                 return applied
             } catch {
                 _ = try? await connection.query("SELECT pg_advisory_unlock(\(Self.advisoryLockKey))")
                 throw error
             }
+        }
+    }
+
+    /// ``migrate(_:)`` on a connection of its own to `url` (the owner's), closed afterwards.
+    @discardableResult
+    public func migrate(url: String, applicationName: String, logger: Logger) async throws -> [Int] {
+        let pool = PostgresPool(configuration: PostgresConfiguration(url: url, applicationName: applicationName), pool: .init(maxConnections: 1), logger: logger)
+        do {
+            let applied = try await migrate(pool)
+            await pool.close()
+            return applied
+        } catch {
+            await pool.close()
+            throw error
         }
     }
 
@@ -71,6 +123,11 @@ public struct Migrator: Sendable {
     }
 
     private func migrateLocked(_ connection: PostgresConnection) async throws -> [Int] {
+        // A role that may not change the schema would fail at the first new migration, but a
+        // current schema needs none: GRANT by a non-owner only warns. So ask first.
+        if let row = try await connection.query(Self.selectOwnership).first, !(try row.decode("may_change", as: Bool.self)) {
+            throw MigrationError(code: .notOwner, role: try row.decode("role", as: String.self))
+        }
         try await connection.run(Self.createMigrationsTable)
         let rows = try await connection.query("SELECT version, checksum FROM schema_migrations ORDER BY version")
         var appliedChecksums: [Int: String] = [:]
@@ -115,6 +172,13 @@ public struct Migrator: Sendable {
             checksum text NOT NULL,
             applied_at timestamptz NOT NULL DEFAULT now()
         )
+        """
+
+    /// Whether the session's role owns the schema (or may create it in an empty database).
+    static let selectOwnership: SQLQuery = """
+        SELECT current_user AS role,
+               coalesce((SELECT pg_has_role(current_user, c.relowner, 'USAGE') FROM pg_class c WHERE c.oid = to_regclass('public.audit_log')),
+                        has_schema_privilege('public', 'CREATE')) AS may_change
         """
 
     static let selectApplied: SQLQuery = "SELECT version FROM schema_migrations ORDER BY version"

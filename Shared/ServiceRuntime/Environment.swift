@@ -89,6 +89,14 @@ public struct Environment: Sendable {
     /// A secret from `NAME`, or from the file named by `NAME_FILE` (one trailing newline is
     /// dropped). Setting both is an error, so a stale variable cannot silently win.
     public func secret(_ name: String, default defaultValue: String? = nil) throws -> String {
+        if let value = try optionalSecret(name) { return value }
+        if let defaultValue { return defaultValue }
+        throw ConfigurationError(variable: name, problem: "is required but neither it nor \(name)_FILE is set")
+    }
+
+    /// A secret that may be left out: `NAME`, or the contents of the file `NAME_FILE` names
+    /// (one trailing newline removed); nil when neither is set.
+    public func optionalSecret(_ name: String) throws -> String? {
         let fileVariable = name + "_FILE"
         switch (self[name], self[fileVariable]) {
         case (.some, .some):
@@ -103,8 +111,7 @@ public struct Environment: Sendable {
             guard !text.isEmpty else { throw ConfigurationError(variable: fileVariable, problem: "names an empty file (\(path))") }
             return text
         case (nil, nil):
-            if let defaultValue { return defaultValue }
-            throw ConfigurationError(variable: name, problem: "is required but neither it nor \(fileVariable) is set")
+            return nil
         }
     }
 }

@@ -7,7 +7,7 @@ import Logging
 /// |---|---|---|
 /// | `HTTP_HOST` | address to listen on | `0.0.0.0` |
 /// | `HTTP_PORT` | port (0 = any free port) | the service's default |
-/// | `DATABASE_URL` / `DATABASE_URL_FILE` | PostgreSQL connection URL (secret) | required |
+/// | `DATABASE_URL` / `DATABASE_URL_FILE` | PostgreSQL connection URL (secret) of the services' role, which owns nothing (README, "Database roles") | required |
 /// | `LOG_LEVEL` | `debug`, `info`, `warning`, `error` | `info` |
 /// | `SHUTDOWN_GRACE_SECONDS` | time to finish in-flight work after SIGTERM | `25` |
 /// | `HTTP_MAX_CONNECTIONS` | open-connection cap (503 past it) | `10000` |
@@ -27,14 +27,19 @@ public struct ServiceConfiguration: Sendable {
         self.serviceName = serviceName
         httpHost = try environment.string("HTTP_HOST", default: "0.0.0.0")
         httpPort = try environment.int("HTTP_PORT", default: defaultPort, range: 0...65535)
-        databaseURL = try environment.secret("DATABASE_URL")
-        guard databaseURL.hasPrefix("postgres://") || databaseURL.hasPrefix("postgresql://") || databaseURL.contains("=") else {
-            throw ConfigurationError(variable: "DATABASE_URL", problem: "must be a postgres:// URL or a libpq key=value string")
-        }
+        databaseURL = try Self.checkedDatabaseURL(try environment.secret("DATABASE_URL"), variable: "DATABASE_URL")
         logLevel = try environment.logLevel()
         shutdownGracePeriod = try environment.seconds("SHUTDOWN_GRACE_SECONDS", default: .seconds(25))
         maxConnections = try environment.int("HTTP_MAX_CONNECTIONS", default: 10_000, range: 1...1_000_000)
         maxBodyBytes = try environment.int("HTTP_MAX_BODY_BYTES", default: 1024 * 1024, range: 0...(1 << 40))
+    }
+
+    /// `url`, if it is a `postgres://` URL or a libpq `key=value` string.
+    public static func checkedDatabaseURL(_ url: String, variable: String) throws -> String {
+        guard url.hasPrefix("postgres://") || url.hasPrefix("postgresql://") || url.contains("=") else {
+            throw ConfigurationError(variable: variable, problem: "must be a postgres:// URL or a libpq key=value string")
+        }
+        return url
     }
 
     /// The database URL with any password replaced by `***`, for log lines.

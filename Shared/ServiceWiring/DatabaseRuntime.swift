@@ -6,12 +6,44 @@ import Schema
 import ServiceRuntime
 import Synchronization
 
+/// How the schema is changed, read by every service and by the `amtsweg` CLI.
+///
+/// | variable | meaning | default |
+/// |---|---|---|
+/// | `MIGRATION_DATABASE_URL` / `MIGRATION_DATABASE_URL_FILE` | the schema owner's connection URL (secret): migrations and the CLI | unset |
+/// | `DATABASE_SERVICE_ROLE` | the role in the services' `DATABASE_URL`, granted its privileges by every migration run (``ServiceRole``) | `amtsweg_service` |
+public struct MigrationSettings: Sendable, Equatable {
+    /// Contains a password: never log it.
+    public var databaseURL: String?
+    public var serviceRole: ServiceRole
+
+    public init(databaseURL: String?, serviceRole: ServiceRole = .standard) {
+        self.databaseURL = databaseURL
+        self.serviceRole = serviceRole
+    }
+
+    public init(environment: Environment) throws {
+        databaseURL = try environment.optionalSecret("MIGRATION_DATABASE_URL").map {
+            try ServiceConfiguration.checkedDatabaseURL($0, variable: "MIGRATION_DATABASE_URL")
+        }
+        let roleName = try environment.string("DATABASE_SERVICE_ROLE", default: ServiceRole.standard.name)
+        guard let role = ServiceRole(roleName) else {
+            throw ConfigurationError(variable: "DATABASE_SERVICE_ROLE", problem: "must be a lower-case identifier ([a-z_][a-z0-9_]*, at most 63 bytes)")
+        }
+        serviceRole = role
+    }
+}
+
 /// The database settings every service reads, once, from its environment.
 ///
 /// | variable | meaning | default |
 /// |---|---|---|
 /// | `DATABASE_POOL_SIZE` | connections in the service's pool, 2 to 500 (besides: one for LISTEN, one for NOTIFY, up to four for queue bookkeeping) | per service |
-/// | `MIGRATE_ON_START` | apply missing migrations at start (under an advisory lock) | `true` |
+/// | `MIGRATE_ON_START` | apply missing migrations at start (under an advisory lock), as the owner in `MIGRATION_DATABASE_URL` | `true` when `MIGRATION_DATABASE_URL` is set, else `false` |
+///
+/// and ``MigrationSettings``. Without `MIGRATION_DATABASE_URL` a service cannot migrate (its own
+/// role may not change the schema): `MIGRATE_ON_START=true` then stops it at start, and `/readyz`
+/// answers 503 until someone runs `amtsweg migrate`.
 public struct DatabaseSettings: Sendable, Equatable {
     /// The documented range of `DATABASE_POOL_SIZE`. At least 2: a consumer's batch transaction
     /// must not leave `/readyz` and `/metrics` without a connection.
@@ -19,17 +51,25 @@ public struct DatabaseSettings: Sendable, Equatable {
 
     public var poolSize: Int
     public var migrateOnStart: Bool
+    public var migration: MigrationSettings
 
-    public init(poolSize: Int, migrateOnStart: Bool) {
+    public init(poolSize: Int, migrateOnStart: Bool, migration: MigrationSettings = .init(databaseURL: nil)) {
         self.poolSize = poolSize
         self.migrateOnStart = migrateOnStart
+        self.migration = migration
     }
 
     /// - Parameter defaultPoolSize: the service's default (kept within ``poolSizeRange``).
     public init(environment: Environment, defaultPoolSize: Int) throws {
         let fallback = min(max(defaultPoolSize, Self.poolSizeRange.lowerBound), Self.poolSizeRange.upperBound)
         poolSize = try environment.int("DATABASE_POOL_SIZE", default: fallback, range: Self.poolSizeRange)
-        migrateOnStart = try environment.bool("MIGRATE_ON_START", default: true)
+        migration = try MigrationSettings(environment: environment)
+        migrateOnStart = try environment.bool("MIGRATE_ON_START", default: migration.databaseURL != nil)
+        if migrateOnStart && migration.databaseURL == nil {
+            throw ConfigurationError(
+                variable: "MIGRATE_ON_START",
+                problem: "is true but MIGRATION_DATABASE_URL is not set: the services' role may not change the schema; set MIGRATION_DATABASE_URL to the owner's URL, or run `amtsweg migrate` and leave MIGRATE_ON_START unset")
+        }
     }
 }
 
@@ -70,7 +110,7 @@ public final class DatabaseRuntime: Sendable {
         bookkeepingPool = .queueBookkeeping(configuration, logger: runtime.logger)
         let notifierPool = PostgresPool(configuration: configuration, pool: PostgresPoolConfiguration(maxConnections: 1), logger: runtime.logger)
         queue = JobQueue(pool: pool, notifier: QueueNotifier(pool: notifierPool, logger: runtime.logger))
-        migrator = Migrator(logger: runtime.logger)
+        migrator = Migrator(serviceRole: settings.migration.serviceRole, logger: runtime.logger)
     }
 
     /// Reads ``DatabaseSettings``, applies missing migrations when `MIGRATE_ON_START` is on, and
@@ -87,7 +127,11 @@ public final class DatabaseRuntime: Sendable {
         let configuration = PostgresConfiguration(
             url: runtime.configuration.databaseURL, applicationName: runtime.configuration.serviceName, customPlans: customPlans)
         let database = DatabaseRuntime(runtime: runtime, settings: settings, configuration: configuration, queues: queues)
-        if settings.migrateOnStart { try await database.migrator.migrate(database.pool) }
+        if settings.migrateOnStart, let ownerURL = settings.migration.databaseURL {
+            try await database.migrator.migrate(url: ownerURL, applicationName: runtime.configuration.serviceName + "-migrate", logger: runtime.logger)
+        } else {
+            runtime.logger.info("not migrating at start (MIGRATION_DATABASE_URL unset or MIGRATE_ON_START=false); /readyz waits for `amtsweg migrate`")
+        }
         if !queues.isEmpty { database.queue.registerStatistics(in: runtime.metrics, queues: queues) }
         return database
     }

@@ -9,12 +9,15 @@ import TestSupport
     static let executables = ["intake", "routing", "inbox", "notification", "servicekonto-bridge"]
 
     /// Runs `product` with `environment` until it exits (it must, within 30 s); its status and output.
-    static func exitOf(_ product: String, _ environment: [String: String]) async throws -> (status: Int32, output: String) {
+    /// - Parameter without: variables left out of what the executables otherwise need.
+    static func exitOf(_ product: String, _ environment: [String: String], without: Set<String> = []) async throws -> (status: Int32, output: String) {
         let log = NSTemporaryDirectory() + "amtsweg-exit-\(product)-\(UUID().uuidString).log"
         defer { try? FileManager.default.removeItem(atPath: log) }
-        let pid = try spawn([try builtProduct(product)], outputPath: log, environment: environment.merging([
+        let needed = [
             "HTTP_HOST": "127.0.0.1", "HTTP_PORT": "0", "SERVICEKONTO_URL": "http://127.0.0.1:9", "REPLY_POLLING": "false",
-        ]) { a, _ in a })
+            "SMTP_URL": "file://" + NSTemporaryDirectory() + "amtsweg-exit-mail",
+        ].filter { !without.contains($0.key) }
+        let pid = try spawn([try builtProduct(product)], outputPath: log, environment: environment.merging(needed) { a, _ in a })
         ChildProcesses.register(pid)
         defer { ChildProcesses.unregister(pid) }
         let exited = try await offPool { () -> Int32? in
@@ -50,5 +53,22 @@ import TestSupport
         let (status, output) = try await Self.exitOf(product, ["DATABASE_URL": db.url, "MIGRATE_ON_START": "perhaps"])
         #expect(status == 2, "\(product):\n\(output.suffix(2000))")
         #expect(output.contains("MIGRATE_ON_START"), "\(output.suffix(2000))")
+    }
+
+    @Test(arguments: executables)
+    func migrateOnStartWithoutTheOwnersURLExitsWithStatusTwoNamingIt(product: String) async throws {
+        let db = try await TestDatabase.make()
+        let (status, output) = try await Self.exitOf(product, ["DATABASE_URL": db.serviceURL, "MIGRATE_ON_START": "true"])
+        #expect(status == 2, "\(product):\n\(output.suffix(2000))")
+        #expect(output.contains("MIGRATION_DATABASE_URL"), "\(output.suffix(2000))")
+    }
+
+    /// No default for where mail and postbox messages go: a default would send them nowhere.
+    @Test(arguments: [("notification", "SMTP_URL"), ("servicekonto-bridge", "SERVICEKONTO_URL")])
+    func aMissingDestinationExitsWithStatusTwoNamingIt(product: String, variable: String) async throws {
+        let db = try await TestDatabase.make()
+        let (status, output) = try await Self.exitOf(product, ["DATABASE_URL": db.serviceURL], without: [variable])
+        #expect(status == 2, "\(product) without \(variable):\n\(output.suffix(2000))")
+        #expect(output.contains(variable), "\(output.suffix(2000))")
     }
 }

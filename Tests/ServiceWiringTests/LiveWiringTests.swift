@@ -38,7 +38,7 @@ import TestSupport
             INSERT INTO queue_jobs (queue, payload, run_at, max_attempts) VALUES ('route', '{}', now() - interval '30 seconds', 5)
             """)
         let own = try #require(Self.queuesOf[product])
-        try await ManagedProcess.with(product: product, databaseURL: db.url, environment: Self.environment) { service in
+        try await ManagedProcess.with(product: product, databaseURL: db.serviceURL, environment: Self.environment) { service in
             let metrics = try await Self.get(service.port, "/metrics").body
             for queue in own {
                 #expect(metrics.contains("amtsweg_queue_ready_jobs{queue=\"\(queue)\"} "), "\(product): depth of \(queue)\n\(metrics)")
@@ -92,5 +92,21 @@ import TestSupport
             throw error
         }
         #expect(await routing.stop(), "clean exit on SIGTERM:\n\(routing.logTail())")
+    }
+
+    /// With the owner's URL a service migrates an empty database at start, then works as the
+    /// role that owns nothing.
+    @Test func aServiceGivenTheOwnersURLMigratesAtStartAndWorksAsItsOwnRole() async throws {
+        let db = try await TestDatabase.make(migrated: false)
+        let environment = Self.environment.merging(["MIGRATION_DATABASE_URL": db.url]) { $1 }
+        try await ManagedProcess.with(product: "intake", databaseURL: db.serviceURL, environment: environment) { intake in
+            let ready = try await Self.get(intake.port, "/readyz")
+            #expect(ready.status == 200, "\(ready.body)")
+            #expect(try await db.scalar("SELECT count(*) FROM schema_migrations", as: Int.self) == Migrations.all.count)
+            #expect(try await db.scalar("SELECT tableowner::text FROM pg_tables WHERE tablename = 'audit_log'", as: String.self) == "postgres")
+            let sessions = try await db.scalar(
+                "SELECT count(*) FROM pg_stat_activity WHERE datname = current_database() AND usename = 'amtsweg_service'", as: Int.self)
+            #expect(sessions >= 1, "intake's own sessions use the services' role")
+        }
     }
 }

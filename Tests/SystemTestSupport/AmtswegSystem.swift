@@ -94,7 +94,9 @@ public final class AmtswegSystem: Sendable {
 
         let sandboxPort = try freeLoopbackPort()
         let inboxPort = try freeLoopbackPort()
-        let common = ["DATABASE_URL": databaseURL, "LOG_LEVEL": options.logLevel, "SHUTDOWN_GRACE_SECONDS": "5"]
+        // The services connect as the role that owns nothing, as deployed; the seed as the owner.
+        let serviceURL = postgres.serviceURL(database: URLComponents(string: databaseURL).map { String($0.path.dropFirst()) } ?? "")
+        let common = ["DATABASE_URL": serviceURL, "LOG_LEVEL": options.logLevel, "SHUTDOWN_GRACE_SECONDS": "5"]
         let fast: [String: [String: String]] = options.fastRecovery ? [
             "routing": ["ROUTING_LEASE_SECONDS": "3", "ROUTING_POLL_SECONDS": "1"],
             "notification": ["NOTIFY_LEASE_SECONDS": "3"],
@@ -216,7 +218,7 @@ public struct DemoCredentials: Sendable {
         let amtsweg = try builtProduct("amtsweg")
         let output = "\(logDirectory)/seed-demo.out"
         let status = try await offPool {
-            reap(try spawn(["sh", script], outputPath: output, environment: ["AMTSWEG": amtsweg, "DATABASE_URL": databaseURL]))
+            reap(try spawn(["sh", script], outputPath: output, environment: ["AMTSWEG": amtsweg, "MIGRATION_DATABASE_URL": databaseURL]))
         }
         let text = (try? String(contentsOfFile: output, encoding: .utf8)) ?? ""
         guard status == 0 else { throw FixtureError("deploy/seed-demo.sh failed (\(status)):\n\(text)") }

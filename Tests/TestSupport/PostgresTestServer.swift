@@ -67,7 +67,9 @@ public final class PostgresTestServer: Sendable {
     /// Starts a new private server (or wraps `AMTSWEG_TEST_DATABASE_URL`).
     public static func start(options: Options = .init()) async throws -> PostgresTestServer {
         if let url = ProcessInfo.processInfo.environment["AMTSWEG_TEST_DATABASE_URL"], !url.isEmpty {
-            return PostgresTestServer(directory: nil, port: 0, externalURL: url, binDirectory: try findBinDirectory())
+            let server = PostgresTestServer(directory: nil, port: 0, externalURL: url, binDirectory: try findBinDirectory())
+            try await server.createServiceRole()
+            return server
         }
         let bin = try findBinDirectory()
         let base = ProcessInfo.processInfo.environment["AMTSWEG_TEST_TMPDIR"] ?? NSTemporaryDirectory()
@@ -106,6 +108,7 @@ public final class PostgresTestServer: Sendable {
         let server = PostgresTestServer(directory: directory, port: port, externalURL: nil, binDirectory: bin)
         try await server.pgctl(["start", "-w", "-t", "60", "-l", directory + "/server.log"])
         registerForStopAtExit(server)
+        try await server.createServiceRole()
         return server
     }
 
@@ -144,6 +147,27 @@ public final class PostgresTestServer: Sendable {
             return components.string ?? externalURL
         }
         return "postgresql://postgres@/\(database)?host=\(directory!)&port=\(port)"
+    }
+
+    /// The URL of `database` for the services' role (``ServiceRole/standard``, which owns
+    /// nothing): how deployed services connect. ``url(database:)`` is the owner's.
+    public func serviceURL(database: String) -> String {
+        guard let externalURL else { return "postgresql://\(ServiceRole.standard.name)@/\(database)?host=\(directory!)&port=\(port)" }
+        guard var components = URLComponents(string: externalURL) else { return externalURL }
+        components.path = "/" + database
+        components.user = ServiceRole.standard.name
+        components.password = nil
+        return components.string ?? externalURL
+    }
+
+    /// The services' role, made once per server (roles are the server's, not a database's):
+    /// every migration grants it its privileges.
+    private func createServiceRole() async throws {
+        let admin = try await PostgresConnection.connect(PostgresConfiguration(url: adminURL, applicationName: "test-admin"))
+        defer { Task { await admin.close() } }
+        do {
+            try await admin.runUnchecked("CREATE ROLE \(ServiceRole.standard.name) LOGIN")
+        } catch let error as PostgresError where error.sqlState == "42710" {}  // made by an earlier run
     }
 
     /// A new empty database with every migration applied, cloned from a template made once.

@@ -27,6 +27,12 @@ public struct TestDatabase: Sendable {
 
     public var configuration: PostgresConfiguration { PostgresConfiguration(url: url, applicationName: "test") }
 
+    /// The database's URL for the services' role, which owns nothing (``url`` is the owner's).
+    public var serviceURL: String {
+        let name = URLComponents(string: url)?.path.dropFirst() ?? ""
+        return server.serviceURL(database: String(name))
+    }
+
     /// A scalar from a one-row, one-column query.
     public func scalar<T: PostgresDecodable>(_ query: SQLQuery, as type: T.Type = T.self) async throws -> T {
         let rows = try await pool.query(query)
