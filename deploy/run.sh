@@ -50,8 +50,15 @@ CONF
 fi
 # The server writes its log as the postgres user, so the log lives in its own folder.
 "${as_pg[@]}" "$pg_bin/pg_ctl" -D "$pg_dir/data" -l "$pg_dir/postgres.log" -w start >/dev/null
-export DATABASE_URL="postgresql://amtsweg@/amtsweg?host=$pg_dir&port=$pg_port"
 "${as_pg[@]}" "$pg_bin/createdb" -h "$pg_dir" -p "$pg_port" -U amtsweg amtsweg 2>/dev/null || true
+# Two roles (README, "Database roles"): amtsweg owns the schema and is used by migrations and the
+# CLI; the services connect as amtsweg_service, which owns nothing.
+psql_owner=("${as_pg[@]}" "$pg_bin/psql" -h "$pg_dir" -p "$pg_port" -U amtsweg -d amtsweg -v ON_ERROR_STOP=1 -qtA)
+if [ "$("${psql_owner[@]}" -c "SELECT count(*) FROM pg_roles WHERE rolname = 'amtsweg_service'")" = 0 ]; then
+    "${psql_owner[@]}" -c "CREATE ROLE amtsweg_service LOGIN"
+fi
+export MIGRATION_DATABASE_URL="postgresql://amtsweg@/amtsweg?host=$pg_dir&port=$pg_port"
+export DATABASE_URL="postgresql://amtsweg_service@/amtsweg?host=$pg_dir&port=$pg_port"
 
 pids=()
 stop_all() {
@@ -87,6 +94,8 @@ start() {  # name port [VAR=value ...]
     pids+=($!)
 }
 start servicekonto-sandbox 8090
+# The services connect as amtsweg_service and never see the owner's URL.
+unset MIGRATION_DATABASE_URL
 start intake 8081
 start inbox 8082
 start routing 8083

@@ -2,7 +2,8 @@
 # Seeds the evaluation demo: Kreis Heinsberg and two of its towns, three online services, areas
 # with postal-code rules, caseworkers with tokens, and an intake client per town.
 # Prints the secrets once as NAME=VALUE lines (deploy/run.sh keeps them in deploy/.data/).
-# Does nothing when the demo tenant exists already. Needs `amtsweg` on PATH and DATABASE_URL(_FILE).
+# Does nothing when the demo tenant exists already. Needs `amtsweg` on PATH and the owner's
+# MIGRATION_DATABASE_URL(_FILE) (or DATABASE_URL for a one-role development database).
 set -eu
 AMTSWEG=${AMTSWEG:-amtsweg}
 
