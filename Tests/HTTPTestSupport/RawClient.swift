@@ -48,6 +48,25 @@ public final class RawClient {
         setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &time, socklen_t(MemoryLayout<timeval>.size))
     }
 
+    public func setSendTimeout(_ seconds: Double) {
+        var time = timeval(tv_sec: Int(seconds), tv_usec: Int((seconds - Double(Int(seconds))) * 1_000_000))
+        setsockopt(fd, SOL_SOCKET, SO_SNDTIMEO, &time, socklen_t(MemoryLayout<timeval>.size))
+    }
+
+    /// Sends up to `count` filler bytes in 64 KiB pieces until `deadline`, stopping early when the
+    /// server stops taking them (closed, reset, or a send timeout); the bytes sent.
+    public func sendFiller(_ count: Int, until deadline: Date) -> Int {
+        let piece = [UInt8](repeating: UInt8(ascii: "x"), count: 64 * 1024)
+        var sent = 0
+        while sent < count, Date() < deadline {
+            let take = min(piece.count, count - sent)
+            let written = piece.withUnsafeBytes { Foundation.send(fd, $0.baseAddress, take, Int32(MSG_NOSIGNAL)) }
+            guard written > 0 else { break }
+            sent += written
+        }
+        return sent
+    }
+
     public func send(_ text: String) throws { try send(Array(text.utf8)) }
 
     public func send(_ bytes: [UInt8]) throws {

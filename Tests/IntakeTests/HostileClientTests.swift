@@ -1,0 +1,51 @@
+import Foundation
+import HTTPTestSupport
+import Testing
+import TestSupport
+
+/// Clients that mean harm, against the `intake` executable: without a valid key they must not
+/// make it hold their bodies.
+@Suite(.serialized) struct HostileClientTests {
+    /// 40 connections with an invalid key, each declaring a 31 MiB body (under intake's 32 MiB
+    /// limit) and sending it for up to 10 s. Read before authenticating, that is 1.2 GiB of
+    /// memory; authenticated from the head, each is answered 401 before its body is read.
+    @Test func unauthenticatedBodiesAreRefusedFromTheHeadWithoutBeingBuffered() async throws {
+        let db = try await TestDatabase.make()
+        try await ManagedProcess.with(product: "intake", databaseURL: db.serviceURL) { intake in
+            let baseline = try #require(intake.peakResidentBytes())
+            let declared = 31 << 20
+            let port = intake.port
+            let answers = try await withThrowingTaskGroup(of: Int?.self) { group in
+                for index in 0..<40 {
+                    group.addTask {
+                        try await offPool {
+                            let client = try RawClient(port: port, receiveTimeout: 15)
+                            client.setSendTimeout(2)
+                            try client.send("""
+                                POST /v1/applications HTTP/1.1\r
+                                Host: localhost\r
+                                Authorization: Bearer amtsweg_ik_not-a-key-\(index)\r
+                                Content-Type: application/json\r
+                                Content-Length: \(declared)\r
+                                \r
+
+                                """)
+                            _ = client.sendFiller(declared - 1, until: Date().addingTimeInterval(10))
+                            return (try? client.readResponse(headOnly: true))?.status
+                        }
+                    }
+                }
+                var statuses: [Int?] = []
+                for try await status in group { statuses.append(status) }
+                return statuses
+            }
+            let peak = try #require(intake.peakResidentBytes())
+            #expect(answers.allSatisfy { $0 == 401 }, "every client is told 401: \(answers)")
+            // Bound: the baseline plus what the loop may buffer before it knows (a head, 64 KiB
+            // reads in flight, lingering discards), far below one body of 31 MiB per client.
+            #expect(peak - baseline < 64 << 20, "peak RSS grew by \((peak - baseline) >> 20) MiB (from \(baseline >> 20) MiB)")
+            let ready = try await request(port: port, "GET /readyz HTTP/1.1\r\nHost: localhost\r\nConnection: close\r\n\r\n")
+            #expect(ready.status == 200)
+        }
+    }
+}
