@@ -21,21 +21,23 @@ struct CaseworkerAPI: Sendable {
     /// Longest this service actually holds a long-poll (`LONG_POLL_MAX_SECONDS`); longer waits are cut to it.
     var longPollLimitSeconds = 60
 
-    /// The caller, from the request's token.
+    /// The caller, found from the request's token by the route's authenticator.
     func principal(_ context: RequestContext) async throws -> Principal {
-        try await Principal.authenticate(context.request, pool: pool, lastUse: tokenUse)
+        try context.principal(as: Principal.self)
     }
 
     func register(on router: inout Router) {
-        router.get("/v1/me") { context in
+        // Every route authenticates from the head, before a body is read.
+        let authenticate = Principal.authenticator(pool: pool, lastUse: tokenUse)
+        router.get("/v1/me", authenticate: authenticate) { context in
             let p = try await self.principal(context)
             return try await self.me(p)
         }
-        router.get("/v1/inbox") { context in
+        router.get("/v1/inbox", authenticate: authenticate) { context in
             let p = try await self.principal(context)
             return try await self.inbox(context, p)
         }
-        router.get("/v1/applications/:id") { context in
+        router.get("/v1/applications/:id", authenticate: authenticate) { context in
             let p = try await self.principal(context)
             let id = try API.uuid(context, "id", notFound: ApplicationStore.notFound)
             guard let detail = try await self.store.detail(id: id, principal: p, requestID: context.requestID) else {
@@ -43,7 +45,7 @@ struct CaseworkerAPI: Sendable {
             }
             return API.rawJSON(detail.json, headers: ["ETag": "\"\(detail.version)\""])
         }
-        router.get("/v1/applications/:id/attachments/:aid") { context in
+        router.get("/v1/applications/:id/attachments/:aid", authenticate: authenticate) { context in
             let p = try await self.principal(context)
             let notFound = HTTPError(.notFound, code: "attachment-not-found", detail: "No such attachment of an application in your inbox.")
             let id = try API.uuid(context, "id", notFound: notFound)
@@ -61,27 +63,27 @@ struct CaseworkerAPI: Sendable {
                 "X-Content-Type-Options": "nosniff",
             ], body: Array(content))
         }
-        router.post("/v1/applications/:id/claim", bodyLimit: 64 * 1024) { context in
+        router.post("/v1/applications/:id/claim", bodyLimit: 64 * 1024, authenticate: authenticate) { context in
             let p = try await self.principal(context)
             return try await self.claim(context, p)
         }
-        router.post("/v1/applications/:id/release", bodyLimit: 64 * 1024) { context in
+        router.post("/v1/applications/:id/release", bodyLimit: 64 * 1024, authenticate: authenticate) { context in
             let p = try await self.principal(context)
             return try await self.release(context, p)
         }
-        router.post("/v1/applications/:id/forward", bodyLimit: 64 * 1024) { context in
+        router.post("/v1/applications/:id/forward", bodyLimit: 64 * 1024, authenticate: authenticate) { context in
             let p = try await self.principal(context)
             return try await self.forward(context, p)
         }
-        router.post("/v1/applications/:id/status", bodyLimit: 64 * 1024) { context in
+        router.post("/v1/applications/:id/status", bodyLimit: 64 * 1024, authenticate: authenticate) { context in
             let p = try await self.principal(context)
             return try await self.changeStatus(context, p)
         }
-        router.post("/v1/applications/:id/messages", bodyLimit: MessageLimits.maxBodyBytes) { context in
+        router.post("/v1/applications/:id/messages", bodyLimit: MessageLimits.maxBodyBytes, authenticate: authenticate) { context in
             let p = try await self.principal(context)
             return try await self.sendMessage(context, p)
         }
-        router.post("/v1/applications/:id/notes", bodyLimit: 64 * 1024) { context in
+        router.post("/v1/applications/:id/notes", bodyLimit: 64 * 1024, authenticate: authenticate) { context in
             let p = try await self.principal(context)
             return try await self.addNote(context, p)
         }

@@ -20,8 +20,8 @@ struct Principal: Sendable {
 
     /// The `Authorization: Bearer` caseworker token's owner, or a 401. The token's use is noted
     /// in `lastUse`, which writes `last_used_at` in the background (nil: not recorded).
-    static func authenticate(_ request: HTTPRequest, pool: PostgresPool, lastUse: CredentialUseRecorder?) async throws -> Principal {
-        guard let token = SecretToken.bearer(from: request.headers["Authorization"]),
+    static func authenticate(_ headers: HTTPHeaders, pool: PostgresPool, lastUse: CredentialUseRecorder?) async throws -> Principal {
+        guard let token = SecretToken.bearer(from: headers["Authorization"]),
               token.hasPrefix(SecretToken.Kind.caseworkerToken.rawValue) else { throw unauthorized }
         let rows = try await pool.query("""
             SELECT t.id AS token_id, c.id, c.tenant_id, c.name, c.email, c.roles, c.email_notifications,
@@ -40,6 +40,11 @@ struct Principal: Sendable {
             email: try row.decode("email"), roles: try row.decode("roles"),
             emailNotifications: try row.decode("email_notifications"), areaIDs: try row.decode("areas")
         )
+    }
+
+    /// The routes' authenticator: ``authenticate(_:pool:lastUse:)`` on the request head.
+    static func authenticator(pool: PostgresPool, lastUse: CredentialUseRecorder?) -> RouteAuthenticator {
+        { head in try await authenticate(head.headers, pool: pool, lastUse: lastUse) }
     }
 
     /// A 403 unless this caseworker has the `admin` role.

@@ -28,17 +28,19 @@ public struct IntakeAPI: Sendable {
 
     /// Adds the API's routes to `router`.
     public func register(on router: inout Router) {
-        router.post("/v1/applications", bodyLimit: IntakeLimits.maxBodyBytes) { context in
+        // Every route but the document authenticates from the head, before a body is read.
+        let authenticate: RouteAuthenticator = { [authenticator] head in try await authenticator.authenticate(head.headers["Authorization"]) }
+        router.post("/v1/applications", bodyLimit: IntakeLimits.maxBodyBytes, authenticate: authenticate) { context in
             try await self.create(context)
         }
-        router.get("/v1/applications/:id") { context in
-            let client = try await self.authenticator.authenticate(context.request.headers["Authorization"])
+        router.get("/v1/applications/:id", authenticate: authenticate) { context in
+            let client = try context.principal(as: IntakeClient.self)
             guard let id = UUID(uuidString: try context.parameter("id")),
                   let view = try await self.store.status(id: id, client: client) else { throw Self.notFound }
             return try .json(view, headers: ["Cache-Control": "no-store"])
         }
-        router.post("/v1/applications/:id/withdraw", bodyLimit: 64 * 1024) { context in
-            let client = try await self.authenticator.authenticate(context.request.headers["Authorization"])
+        router.post("/v1/applications/:id/withdraw", bodyLimit: 64 * 1024, authenticate: authenticate) { context in
+            let client = try context.principal(as: IntakeClient.self)
             guard let id = UUID(uuidString: try context.parameter("id")),
                   try await self.store.withdraw(id: id, client: client, requestID: context.requestID),
                   let view = try await self.store.status(id: id, client: client) else { throw Self.notFound }
@@ -53,7 +55,7 @@ public struct IntakeAPI: Sendable {
     static let notFound = HTTPError(.notFound, code: "application-not-found", detail: "No application with this id for this client.")
 
     private func create(_ context: RequestContext) async throws -> HTTPResponse {
-        let client = try await authenticator.authenticate(context.request.headers["Authorization"])
+        let client = try context.principal(as: IntakeClient.self)
         let idempotencyKey = try Self.idempotencyKey(context.request.headers)
         guard JSONCoding.isJSONContentType(context.request.headers["Content-Type"]) else {
             throw HTTPError(.unsupportedMediaType, code: "unsupported-media-type", detail: "Send the body as application/json.")

@@ -3,6 +3,9 @@ final class Connection {
     enum Phase {
         /// Waiting for, or reading, a request head.
         case awaitingHead
+        /// The head is parsed and the responder's admitter is deciding whether to read the body;
+        /// nothing past the head is read meanwhile.
+        case admitting
         /// The head is parsed; reading its body.
         case readingBody
         /// A responder is working on the request; nothing more is parsed until it answers.
@@ -26,7 +29,10 @@ final class Connection {
     var outputStart = 0
 
     var pendingHead: ParsedRequestHead?
-    /// The task running the responder while `phase == .handling`.
+    /// The pending request's id (from its head) and who its admitter authenticated.
+    var pendingRequestID = ""
+    var pendingPrincipal: (any Sendable)?
+    /// The task running the admitter (`phase == .admitting`) or the responder (`.handling`).
     var handlerTask: Task<Void, Never>?
     /// A streaming responder waiting for the unsent output to drop below the watermark.
     var streamAck: CheckedContinuation<Bool, Never>?

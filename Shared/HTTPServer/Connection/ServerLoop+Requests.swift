@@ -21,6 +21,9 @@ extension ServerLoop {
                connection.bufferedInput >= Self.maxBufferedInputWhileBusy {
                 return  // resume when the response is out (mayRead stays true)
             }
+            if connection.phase == .admitting, connection.bufferedInput >= Self.maxBufferedInputWhileAdmitting {
+                return  // resume once admitted (mayRead stays true)
+            }
             if reads == Self.readsPerTurn {
                 connectionsToReadAgain.append(connection.token)
                 return
@@ -59,7 +62,7 @@ extension ServerLoop {
             connection.handlerTask?.cancel()
         case .closing:
             if !connection.hasPendingOutput { closeConnection(connection) }  // else closed once flushed
-        case .awaitingHead, .readingBody:
+        case .awaitingHead, .admitting, .readingBody:
             if connection.hasPendingOutput {
                 connection.phase = .closing
                 connection.deadline = MonotonicClock.now() + configuration.timeouts.lingeringClose.nanoseconds
@@ -76,7 +79,7 @@ extension ServerLoop {
         defer { connection.compactInput() }
         while connections[connection.token] != nil {
             switch connection.phase {
-            case .handling, .closing:
+            case .handling, .closing, .admitting:
                 return
             case .awaitingHead:
                 guard connection.bufferedInput > 0 else { return }
@@ -98,12 +101,60 @@ extension ServerLoop {
                 case .complete(let parsed, let consumed):
                     connection.inputStart += consumed
                     connection.headParser.reset()
-                    beginBody(of: parsed, on: connection)
+                    admitOrBegin(parsed, on: connection)
                 }
             case .readingBody:
                 readBody(connection)
                 if connection.phase == .readingBody { return }
             }
+        }
+    }
+
+    /// A request with a body whose route admits callers from the head waits for its admitter
+    /// before a body byte is read; any other goes on at once.
+    private func admitOrBegin(_ parsed: ParsedRequestHead, on connection: Connection) {
+        connection.pendingRequestID = RequestID.from(parsed.head.headers)
+        connection.pendingPrincipal = nil
+        switch parsed.framing {
+        case .none, .contentLength(0):
+            break
+        case .contentLength, .chunked:
+            if let admitter = responder.admitter(for: parsed.head) {
+                connection.phase = .admitting
+                connection.pendingHead = parsed
+                connection.deadline = 0  // our own work, bounded by the admitter's timeouts
+                let token = connection.token, head = parsed.head, requestID = connection.pendingRequestID
+                connection.handlerTask = Task { [self] in
+                    post(.admission(token: token, await admitter(head, requestID)))
+                }
+                return
+            }
+        }
+        beginBody(of: parsed, on: connection)
+    }
+
+    /// The admitter decided: read the body, or answer and close without reading it.
+    func admitted(_ admission: Admission, on connection: Connection) {
+        connection.handlerTask = nil
+        let parsed = connection.pendingHead!
+        connection.pendingHead = nil
+        switch admission {
+        case .admitted(let principal):
+            connection.pendingPrincipal = principal
+            beginBody(of: parsed, on: connection)
+            guard connections[connection.token] != nil else { return }
+            process(connection)
+            if connection.mayRead { readAvailable(connection) }
+        case .refused(let response):
+            var response = response
+            response.headers.replaceOrAdd(name: RequestID.headerName, value: connection.pendingRequestID)
+            let bytes = ResponseSerializer.serialize(response, .init(
+                requestID: connection.pendingRequestID, keepAlive: false, requestVersion: parsed.head.version,
+                isHeadRequest: parsed.head.method == .head))
+            connection.phase = .closing
+            connection.inputStart = connection.input.count
+            connection.deadline = MonotonicClock.now() + configuration.timeouts.lingeringClose.nanoseconds
+            write(bytes, to: connection)
         }
     }
 
@@ -166,7 +217,8 @@ extension ServerLoop {
         connection.phase = .handling
         connection.deadline = 0
         inFlightRequests += 1
-        let request = HTTPRequest(head: parsed.head, body: body, requestID: RequestID.from(parsed.head.headers))
+        let request = HTTPRequest(head: parsed.head, body: body, requestID: connection.pendingRequestID, principal: connection.pendingPrincipal)
+        connection.pendingPrincipal = nil
         let token = connection.token
         let keepAliveRequested = parsed.keepAlive && !connection.peerClosed
         let responder = self.responder
@@ -240,8 +292,8 @@ extension ServerLoop {
             fail(connection, with: .requestTimeout)
         case .awaitingHead, .closing:
             closeConnection(connection)  // idle keep-alive or linger over: close quietly
-        case .handling:
-            connection.deadline = 0  // responders are not timed here
+        case .handling, .admitting:
+            connection.deadline = 0  // responders and admitters are not timed here
         }
     }
 

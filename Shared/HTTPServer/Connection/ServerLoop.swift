@@ -24,6 +24,8 @@ final class ServerLoop: @unchecked Sendable {
         case streamEnded(token: UInt64, bytes: [UInt8], keepAlive: Bool)
         /// A streamed response failed midway: cut the connection.
         case streamAborted(token: UInt64)
+        /// The admitter of the connection's pending request decided.
+        case admission(token: UInt64, Admission)
         case shutdown
     }
 
@@ -32,6 +34,8 @@ final class ServerLoop: @unchecked Sendable {
     static let connectionEvents = CEPOLL_IN | CEPOLL_OUT | CEPOLL_RDHUP | CEPOLL_ET
     /// Input buffered while a request is being handled before reading pauses.
     static let maxBufferedInputWhileBusy = 128 * 1024
+    /// Input buffered past a head while its admitter decides: one read's worth.
+    static let maxBufferedInputWhileAdmitting = 64 * 1024
     /// Rejected (503) connections lingering at once; more are closed without an answer.
     static let maxRejectedConnections = 64
     /// Reads of up to 64 KiB one connection gets per loop turn.
@@ -191,6 +195,8 @@ final class ServerLoop: @unchecked Sendable {
             case .response(let token, let bytes, let keepAlive), .streamEnded(let token, let bytes, let keepAlive):
                 inFlightRequests -= 1
                 if let connection = connections[token] { deliver(bytes, keepAlive: keepAlive, to: connection) }
+            case .admission(let token, let admission):
+                if let connection = connections[token], connection.phase == .admitting { admitted(admission, on: connection) }
             case .streamPiece(let token, let bytes, let accepted):
                 guard let connection = connections[token], connection.phase == .handling else {
                     accepted.resume(returning: false)

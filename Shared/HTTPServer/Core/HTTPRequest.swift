@@ -33,11 +33,15 @@ public struct HTTPRequest: Sendable {
     /// The request id: the client's `X-Request-Id` when it was sane, else one the server made.
     /// It is sent back on the response and belongs in every log line about this request.
     public var requestID: String
+    /// Who the responder's ``Admitter`` authenticated from the head, before the body was read
+    /// (nil when nothing was admitted that way).
+    public var principal: (any Sendable)?
 
-    public init(head: HTTPRequestHead, body: [UInt8] = [], requestID: String = RequestID.generate()) {
+    public init(head: HTTPRequestHead, body: [UInt8] = [], requestID: String = RequestID.generate(), principal: (any Sendable)? = nil) {
         self.head = head
         self.body = body
         self.requestID = requestID
+        self.principal = principal
     }
 
     public var method: HTTPMethod { head.method }

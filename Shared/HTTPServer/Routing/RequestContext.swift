@@ -13,6 +13,15 @@ public struct RequestContext: Sendable {
 
     public var requestID: String { request.requestID }
 
+    /// Who the route's authenticator found (``Router/add(_:_:bodyLimit:authenticate:_:)``); a
+    /// route without one, or of another type, is a programming error answered with 500.
+    public func principal<P: Sendable>(as type: P.Type) throws -> P {
+        guard let principal = request.principal as? P else {
+            throw RouteConfigurationError(description: "route \(route) has no authenticator giving a \(P.self)")
+        }
+        return principal
+    }
+
     /// The path parameter `name`; a missing one is a programming error in the route, so it throws 500-worthy.
     public func parameter(_ name: String) throws -> String {
         guard let value = parameters[name] else {

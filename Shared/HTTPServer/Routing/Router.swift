@@ -5,6 +5,12 @@ import Metrics
 /// problem; anything else becomes a logged 500).
 public typealias RouteHandler = @Sendable (RequestContext) async throws -> HTTPResponse
 
+/// How a route learns who calls it, from the request head alone (a key or token header): the
+/// principal, or a thrown error whose problem is the answer. A route that declares one
+/// authenticates before its body is read; its handler finds the principal with
+/// ``RequestContext/principal(as:)``.
+public typealias RouteAuthenticator = @Sendable (HTTPRequestHead) async throws -> any Sendable
+
 /// Matches method and path to handlers and turns errors into problem responses.
 ///
 /// Patterns are absolute paths whose segments are literals or `:name` parameters
@@ -17,6 +23,7 @@ public struct Router: HTTPResponder {
         var method: HTTPMethod
         var pattern: RoutePattern
         var bodyLimit: Int?
+        var authenticate: RouteAuthenticator?
         var handler: RouteHandler
     }
 
@@ -33,24 +40,57 @@ public struct Router: HTTPResponder {
     }
 
     /// Registers `handler` for `method` and `path`.
-    /// - Parameter bodyLimit: largest request body for this route in bytes; nil = server default.
-    public mutating func add(_ method: HTTPMethod, _ path: String, bodyLimit: Int? = nil, _ handler: @escaping RouteHandler) {
+    /// - Parameters:
+    ///   - bodyLimit: largest request body for this route in bytes; nil = server default.
+    ///   - authenticate: who may call the route, decided from the head before any body byte is
+    ///     read; nil = the route is open (or authenticates in its handler, bodiless routes only).
+    public mutating func add(
+        _ method: HTTPMethod, _ path: String, bodyLimit: Int? = nil, authenticate: RouteAuthenticator? = nil, _ handler: @escaping RouteHandler
+    ) {
         let pattern = RoutePattern(path)
         precondition(!routes.contains { $0.method == method && $0.pattern == pattern }, "route \(method) \(path) registered twice")
-        routes.append(Route(method: method, pattern: pattern, bodyLimit: bodyLimit, handler: handler))
+        routes.append(Route(method: method, pattern: pattern, bodyLimit: bodyLimit, authenticate: authenticate, handler: handler))
     }
 
-    public mutating func get(_ path: String, _ handler: @escaping RouteHandler) { add(.get, path, handler) }
-    public mutating func post(_ path: String, bodyLimit: Int? = nil, _ handler: @escaping RouteHandler) { add(.post, path, bodyLimit: bodyLimit, handler) }
-    public mutating func put(_ path: String, bodyLimit: Int? = nil, _ handler: @escaping RouteHandler) { add(.put, path, bodyLimit: bodyLimit, handler) }
-    public mutating func patch(_ path: String, bodyLimit: Int? = nil, _ handler: @escaping RouteHandler) { add(.patch, path, bodyLimit: bodyLimit, handler) }
-    public mutating func delete(_ path: String, _ handler: @escaping RouteHandler) { add(.delete, path, handler) }
+    public mutating func get(_ path: String, authenticate: RouteAuthenticator? = nil, _ handler: @escaping RouteHandler) {
+        add(.get, path, authenticate: authenticate, handler)
+    }
+    public mutating func post(_ path: String, bodyLimit: Int? = nil, authenticate: RouteAuthenticator? = nil, _ handler: @escaping RouteHandler) {
+        add(.post, path, bodyLimit: bodyLimit, authenticate: authenticate, handler)
+    }
+    public mutating func put(_ path: String, bodyLimit: Int? = nil, authenticate: RouteAuthenticator? = nil, _ handler: @escaping RouteHandler) {
+        add(.put, path, bodyLimit: bodyLimit, authenticate: authenticate, handler)
+    }
+    public mutating func patch(_ path: String, bodyLimit: Int? = nil, authenticate: RouteAuthenticator? = nil, _ handler: @escaping RouteHandler) {
+        add(.patch, path, bodyLimit: bodyLimit, authenticate: authenticate, handler)
+    }
+    public mutating func delete(_ path: String, authenticate: RouteAuthenticator? = nil, _ handler: @escaping RouteHandler) {
+        add(.delete, path, authenticate: authenticate, handler)
+    }
 
     // MARK: HTTPResponder
 
     public func bodyLimit(for head: HTTPRequestHead) -> Int? {
         guard case .found(let route, _) = match(head.method, head.path) else { return nil }
         return route.bodyLimit
+    }
+
+    /// Routes that declare an authenticator admit from the head: a refusal is answered (and
+    /// counted like any answer) without the body being read.
+    public func admitter(for head: HTTPRequestHead) -> Admitter? {
+        guard case .found(let route, _) = match(head.method, head.path), let authenticate = route.authenticate else { return nil }
+        return { [self] head, requestID in
+            let started = ContinuousClock.now
+            do {
+                return .admitted(principal: try await authenticate(head))
+            } catch {
+                let logger = logger.with(["request_id": requestID])
+                var response = Self.problemResponse(for: error, requestID: requestID, route: route.pattern.text, method: head.method, logger: logger)
+                response.headers.replaceOrAdd(name: "Connection", value: "close")
+                metrics?.record(method: head.method, route: route.pattern.text, status: response.status, since: started)
+                return .refused(response)
+            }
+        }
     }
 
     public func respond(to request: HTTPRequest) async -> HTTPResponse {
@@ -61,11 +101,23 @@ public struct Router: HTTPResponder {
         switch match(request.method, request.path) {
         case .found(let route, let parameters):
             routeLabel = route.pattern.text
+            let handler: RouteHandler
+            if let authenticate = route.authenticate, request.principal == nil {
+                // No body to protect (or no admitter ran): authenticate first, then handle.
+                handler = { context in
+                    var admitted = context.request
+                    admitted.principal = try await authenticate(context.request.head)
+                    return try await route.handler(RequestContext(
+                        request: admitted, parameters: context.parameters, logger: context.logger, route: context.route))
+                }
+            } else {
+                handler = route.handler
+            }
             let context = RequestContext(
                 request: request, parameters: parameters,
                 logger: logger.with(["request_id": request.requestID]), route: route.pattern.text
             )
-            switch await run(route.handler, context) {
+            switch await run(handler, context) {
             case .answered(let answer):
                 response = answer
             case .cancelled(let answer):
@@ -102,9 +154,7 @@ public struct Router: HTTPResponder {
     private func run(_ handler: RouteHandler, _ context: RequestContext) async -> Outcome {
         do {
             return .answered(try await handler(context))
-        } catch let error as any ProblemConvertible {
-            return .answered(error.problem.response(requestID: context.requestID, headers: error.responseHeaders))
-        } catch let error where Task.isCancelled {
+        } catch let error where Task.isCancelled && !(error is any ProblemConvertible) {
             // The client's doing, not a fault of ours: whatever the handler threw on the way out
             // (CancellationError, an interrupted query) is no error and no 500.
             context.logger.info("request cancelled: the client closed the connection", [
@@ -114,15 +164,24 @@ public struct Router: HTTPResponder {
                 status: .serviceUnavailable, code: "request-cancelled", detail: "The request was cancelled before it was answered."
             ).response(requestID: context.requestID))
         } catch {
-            context.logger.error("unhandled error in handler", [
-                "route": context.route, "method": context.request.method.rawValue,
-                "error": String(describing: error), "error_type": String(describing: type(of: error)),
-            ])
-            return .answered(Problem(
-                status: .internalServerError, code: "internal-error",
-                detail: "An unexpected error occurred. Quote the request id when reporting it."
-            ).response(requestID: context.requestID))
+            return .answered(Self.problemResponse(
+                for: error, requestID: context.requestID, route: context.route, method: context.request.method, logger: context.logger))
         }
+    }
+
+    /// A thrown error as its answer: a ``ProblemConvertible``'s problem, anything else a logged 500.
+    static func problemResponse(for error: any Error, requestID: String, route: String, method: HTTPMethod, logger: Logger) -> HTTPResponse {
+        if let error = error as? any ProblemConvertible {
+            return error.problem.response(requestID: requestID, headers: error.responseHeaders)
+        }
+        logger.error("unhandled error in handler", [
+            "route": route, "method": method.rawValue,
+            "error": String(describing: error), "error_type": String(describing: type(of: error)),
+        ])
+        return Problem(
+            status: .internalServerError, code: "internal-error",
+            detail: "An unexpected error occurred. Quote the request id when reporting it."
+        ).response(requestID: requestID)
     }
 
     // MARK: Matching
