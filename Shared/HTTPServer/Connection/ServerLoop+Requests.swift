@@ -176,7 +176,7 @@ extension ServerLoop {
         }
         connection.pendingHead = parsed
         connection.phase = .readingBody
-        connection.deadline = MonotonicClock.now() + configuration.timeouts.bodyStall.nanoseconds
+        connection.deadline = MonotonicClock.now() + configuration.timeouts.bodyGrace.nanoseconds
         if parsed.expectsContinue && connection.bufferedInput == 0 {
             write(ResponseSerializer.continueResponse, to: connection)
         }
@@ -184,7 +184,7 @@ extension ServerLoop {
 
     private func readBody(_ connection: Connection) {
         guard connection.bufferedInput > 0 else { return }
-        connection.deadline = MonotonicClock.now() + configuration.timeouts.bodyStall.nanoseconds
+        connection.deadline = MonotonicClock.now() + configuration.timeouts.bodyGrace.nanoseconds
         if var decoder = connection.chunkedDecoder {
             let (consumed, outcome) = connection.input.withUnsafeBufferPointer { buffer in
                 decoder.decode(UnsafeBufferPointer(rebasing: buffer[connection.inputStart...]), into: &connection.body)

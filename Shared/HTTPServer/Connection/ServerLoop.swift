@@ -89,7 +89,7 @@ final class ServerLoop: @unchecked Sendable {
         _ = cepoll_add(epollFD, fd, CEPOLL_IN, Self.listenerToken)
         _ = cepoll_add(epollFD, wakeFD, CEPOLL_IN | CEPOLL_ET, Self.wakeToken)
         let timeouts = configuration.timeouts
-        let shortest = [timeouts.requestHead, timeouts.bodyStall, timeouts.keepAliveIdle, timeouts.writeStall, timeouts.lingeringClose]
+        let shortest = [timeouts.requestHead, timeouts.bodyGrace, timeouts.keepAliveIdle, timeouts.writeStall, timeouts.lingeringClose]
             .map(\.nanoseconds).min() ?? 1_000_000_000
         sweepInterval = min(max(shortest / 8, 10_000_000), 250_000_000)
         readScratch = .allocate(byteCount: 64 * 1024, alignment: 16)

@@ -36,8 +36,15 @@ public struct HTTPServerTimeouts: Sendable {
     /// From accepting a connection, or from the first byte of a later request, until the whole
     /// request head has arrived. Defeats slowloris clients.
     public var requestHead: Duration = .seconds(10)
-    /// Longest pause between two reads while a request body is arriving.
-    public var bodyStall: Duration = .seconds(30)
+    /// A request body must arrive at ``minimumBodyBytesPerSecond`` or faster, averaged from its
+    /// start, once this grace has passed: the body's deadline is its start + `bodyGrace` +
+    /// bytes received / minimum rate, so a byte buys its own share of time, never a whole new
+    /// timeout. Past it: 408.
+    public var bodyGrace: Duration = .seconds(30)
+    /// The minimum average rate of a request body after ``bodyGrace`` (16 KiB/s: a 32 MiB
+    /// upload may take 30 s + 34 min; a body trickling a byte every few seconds is cut off
+    /// after 30 s).
+    public var minimumBodyBytesPerSecond: Int = 16 * 1024
     /// How long a kept-alive connection may wait for its next request.
     public var keepAliveIdle: Duration = .seconds(60)
     /// Longest pause while the client does not read the response we are writing.
@@ -48,13 +55,15 @@ public struct HTTPServerTimeouts: Sendable {
 
     public init(
         requestHead: Duration = .seconds(10),
-        bodyStall: Duration = .seconds(30),
+        bodyGrace: Duration = .seconds(30),
+        minimumBodyBytesPerSecond: Int = 16 * 1024,
         keepAliveIdle: Duration = .seconds(60),
         writeStall: Duration = .seconds(30),
         lingeringClose: Duration = .seconds(2)
     ) {
         self.requestHead = requestHead
-        self.bodyStall = bodyStall
+        self.bodyGrace = bodyGrace
+        self.minimumBodyBytesPerSecond = max(1, minimumBodyBytesPerSecond)
         self.keepAliveIdle = keepAliveIdle
         self.writeStall = writeStall
         self.lingeringClose = lingeringClose
