@@ -77,7 +77,7 @@ import Testing
     }
 
     @Test func stalledBodyIsCutOffWith408() async throws {
-        let timeouts = HTTPServerTimeouts(bodyStall: .milliseconds(300), lingeringClose: .milliseconds(200))
+        let timeouts = HTTPServerTimeouts(bodyGrace: .milliseconds(300), lingeringClose: .milliseconds(200))
         try await withServer(configuration: testConfiguration(timeouts: timeouts)) { port in
             try await offPool {
                 let client = try RawClient(port: port)
@@ -86,6 +86,30 @@ import Testing
                 let response = try client.readResponse()
                 #expect(response.status == 408)
                 #expect(Date().timeIntervalSince(start) < 2)
+            }
+        }
+    }
+
+    /// A body trickling in, one byte every 200 ms, is cut off once it falls below the minimum
+    /// rate after the grace period — each byte must not buy the client another full timeout.
+    @Test func aBodyBelowTheMinimumRateIsCutOffWith408WhileStillTrickling() async throws {
+        var timeouts = HTTPServerTimeouts(lingeringClose: .milliseconds(200))
+        timeouts.bodyGrace = .seconds(1)
+        timeouts.minimumBodyBytesPerSecond = 1024
+        try await withServer(configuration: testConfiguration(timeouts: timeouts)) { port in
+            try await offPool {
+                let client = try RawClient(port: port)
+                try client.send("POST /echo HTTP/1.1\r\nHost: t\r\nContent-Length: 1000\r\n\r\n")
+                let start = Date()
+                client.setReceiveTimeout(0.2)
+                var answer: RawClient.Response?
+                while answer == nil, Date().timeIntervalSince(start) < 8 {
+                    _ = client.sendFiller(1, until: Date().addingTimeInterval(1))
+                    answer = try? client.readResponse()
+                }
+                let elapsed = Date().timeIntervalSince(start)
+                #expect(answer?.status == 408, "\(String(describing: answer?.status)) after \(elapsed) s")
+                #expect(elapsed < 3, "cut off after \(elapsed) s of trickling (grace 1 s)")
             }
         }
     }
