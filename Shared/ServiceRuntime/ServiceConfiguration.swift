@@ -12,6 +12,7 @@ import Logging
 /// | `SHUTDOWN_GRACE_SECONDS` | time to finish in-flight work after SIGTERM | `25` |
 /// | `HTTP_MAX_CONNECTIONS` | open-connection cap (503 past it) | `10000` |
 /// | `HTTP_MAX_BODY_BYTES` | default request body limit (413 past it) | `1048576` |
+/// | `HTTP_MIN_BODY_BYTES_PER_SECOND` | slowest average body upload after a 30 s grace (408 below it) | `16384` |
 public struct ServiceConfiguration: Sendable {
     public var serviceName: String
     public var httpHost: String
@@ -22,6 +23,7 @@ public struct ServiceConfiguration: Sendable {
     public var shutdownGracePeriod: Duration
     public var maxConnections: Int
     public var maxBodyBytes: Int
+    public var minimumBodyBytesPerSecond: Int
 
     public init(serviceName: String, defaultPort: Int, environment: Environment = Environment()) throws {
         self.serviceName = serviceName
@@ -32,6 +34,7 @@ public struct ServiceConfiguration: Sendable {
         shutdownGracePeriod = try environment.seconds("SHUTDOWN_GRACE_SECONDS", default: .seconds(25))
         maxConnections = try environment.int("HTTP_MAX_CONNECTIONS", default: 10_000, range: 1...1_000_000)
         maxBodyBytes = try environment.int("HTTP_MAX_BODY_BYTES", default: 1024 * 1024, range: 0...(1 << 40))
+        minimumBodyBytesPerSecond = try environment.int("HTTP_MIN_BODY_BYTES_PER_SECOND", default: 16 * 1024, range: 1...(1 << 30))
     }
 
     /// `url`, if it is a `postgres://` URL or a libpq `key=value` string.
@@ -66,6 +69,7 @@ public struct ServiceConfiguration: Sendable {
         var configuration = HTTPServerConfiguration(host: httpHost, port: httpPort)
         configuration.limits.maxConnections = maxConnections
         configuration.limits.maxBodyBytes = maxBodyBytes
+        configuration.timeouts.minimumBodyBytesPerSecond = minimumBodyBytesPerSecond
         configuration.shutdownGracePeriod = inFlightGracePeriod
         return configuration
     }

@@ -37,6 +37,10 @@ final class Connection {
     /// A streaming responder waiting for the unsent output to drop below the watermark.
     var streamAck: CheckedContinuation<Bool, Never>?
     var bodyRemaining = 0
+    /// When the body began (monotonic nanoseconds) and how many of its bytes arrived: its
+    /// deadline follows the minimum rate (``HTTPServerTimeouts/bodyGrace``).
+    var bodyStarted: UInt64 = 0
+    var bodyBytesReceived = 0
     var chunkedDecoder: ChunkedBodyDecoder?
     var body: [UInt8] = []
 

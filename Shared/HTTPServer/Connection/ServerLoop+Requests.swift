@@ -176,15 +176,27 @@ extension ServerLoop {
         }
         connection.pendingHead = parsed
         connection.phase = .readingBody
-        connection.deadline = MonotonicClock.now() + configuration.timeouts.bodyGrace.nanoseconds
+        connection.bodyStarted = MonotonicClock.now()
+        connection.bodyBytesReceived = 0
+        connection.deadline = bodyDeadline(connection)
         if parsed.expectsContinue && connection.bufferedInput == 0 {
             write(ResponseSerializer.continueResponse, to: connection)
         }
     }
 
+    /// The body's start + grace + its bytes' share of time at the minimum rate.
+    private func bodyDeadline(_ connection: Connection) -> UInt64 {
+        let earned = UInt64(connection.bodyBytesReceived) * 1_000_000_000 / UInt64(configuration.timeouts.minimumBodyBytesPerSecond)
+        return connection.bodyStarted + configuration.timeouts.bodyGrace.nanoseconds + earned
+    }
+
     private func readBody(_ connection: Connection) {
         guard connection.bufferedInput > 0 else { return }
-        connection.deadline = MonotonicClock.now() + configuration.timeouts.bodyGrace.nanoseconds
+        let before = connection.inputStart
+        defer {
+            connection.bodyBytesReceived += connection.inputStart - before
+            if connection.phase == .readingBody { connection.deadline = bodyDeadline(connection) }
+        }
         if var decoder = connection.chunkedDecoder {
             let (consumed, outcome) = connection.input.withUnsafeBufferPointer { buffer in
                 decoder.decode(UnsafeBufferPointer(rebasing: buffer[connection.inputStart...]), into: &connection.body)
