@@ -1,3 +1,4 @@
+import Administration
 import Foundation
 import HTTPTestSupport
 import Testing
@@ -46,6 +47,53 @@ import TestSupport
             #expect(peak - baseline < 64 << 20, "peak RSS grew by \((peak - baseline) >> 20) MiB (from \(baseline >> 20) MiB)")
             let ready = try await request(port: port, "GET /readyz HTTP/1.1\r\nHost: localhost\r\nConnection: close\r\n\r\n")
             #expect(ready.status == 200)
+        }
+    }
+
+    /// Eight clients with a valid key post 31 MiB at once. Past the process-wide cap on buffered
+    /// bodies (here 64 MiB) a request is answered 503 with `Retry-After` before its body is
+    /// buffered, so memory stays bounded by the cap, not by the number of clients.
+    @Test func bufferedBodiesAreCappedProcessWide() async throws {
+        let db = try await TestDatabase.make()
+        let key = try await LiveServiceTests.seed(db)
+        let cap = 64 << 20
+        try await ManagedProcess.with(product: "intake", databaseURL: db.serviceURL, environment: ["HTTP_MAX_BUFFERED_BODY_BYTES": String(cap)]) { intake in
+            let baseline = try #require(intake.peakResidentBytes())
+            let declared = 31 << 20
+            let port = intake.port
+            // Every client sends its head, then waits until all heads are in, then its body.
+            let answers = try await withThrowingTaskGroup(of: (Int?, String?).self) { group in
+                for _ in 0..<8 {
+                    group.addTask {
+                        try await offPool {
+                            let client = try RawClient(port: port, receiveTimeout: 60)
+                            client.setSendTimeout(10)
+                            try client.send("""
+                                POST /v1/applications HTTP/1.1\r
+                                Host: localhost\r
+                                Authorization: Bearer \(key)\r
+                                Content-Type: application/json\r
+                                Content-Length: \(declared)\r
+                                \r
+
+                                """)
+                            usleep(500_000)
+                            _ = client.sendFiller(declared, until: Date().addingTimeInterval(30))
+                            let response = try? client.readResponse()
+                            return (response?.status, response?.header("Retry-After"))
+                        }
+                    }
+                }
+                var answers: [(Int?, String?)] = []
+                for try await answer in group { answers.append(answer) }
+                return answers
+            }
+            let peak = try #require(intake.peakResidentBytes())
+            let busy = answers.filter { $0.0 == 503 }
+            #expect(busy.count >= 6, "at most two 31 MiB bodies fit under 64 MiB: \(answers.map { $0.0 as Any })")
+            #expect(busy.allSatisfy { $0.1 != nil }, "503 carries Retry-After")
+            #expect(answers.allSatisfy { $0.0 == 503 || $0.0 == 400 }, "the admitted bodies (not JSON) are refused as such: \(answers.map { $0.0 as Any })")
+            #expect(peak - baseline < 4 * cap, "peak RSS grew by \((peak - baseline) >> 20) MiB (cap \(cap >> 20) MiB)")
         }
     }
 }
