@@ -12,6 +12,7 @@ import Logging
 /// | `SHUTDOWN_GRACE_SECONDS` | time to finish in-flight work after SIGTERM | `25` |
 /// | `HTTP_MAX_CONNECTIONS` | open-connection cap (503 past it) | `10000` |
 /// | `HTTP_MAX_BODY_BYTES` | default request body limit (413 past it) | `1048576` |
+/// | `HTTP_MAX_BUFFERED_BODY_BYTES` | request-body bytes held at once by the whole process (503 with `Retry-After` past it) | `100663296` (96 MiB) |
 /// | `HTTP_MIN_BODY_BYTES_PER_SECOND` | slowest average body upload after a 30 s grace (408 below it) | `16384` |
 public struct ServiceConfiguration: Sendable {
     public var serviceName: String
@@ -24,6 +25,7 @@ public struct ServiceConfiguration: Sendable {
     public var maxConnections: Int
     public var maxBodyBytes: Int
     public var minimumBodyBytesPerSecond: Int
+    public var maxBufferedBodyBytes: Int
 
     public init(serviceName: String, defaultPort: Int, environment: Environment = Environment()) throws {
         self.serviceName = serviceName
@@ -34,6 +36,7 @@ public struct ServiceConfiguration: Sendable {
         shutdownGracePeriod = try environment.seconds("SHUTDOWN_GRACE_SECONDS", default: .seconds(25))
         maxConnections = try environment.int("HTTP_MAX_CONNECTIONS", default: 10_000, range: 1...1_000_000)
         maxBodyBytes = try environment.int("HTTP_MAX_BODY_BYTES", default: 1024 * 1024, range: 0...(1 << 40))
+        maxBufferedBodyBytes = try environment.int("HTTP_MAX_BUFFERED_BODY_BYTES", default: 96 << 20, range: 0...(1 << 40))
         minimumBodyBytesPerSecond = try environment.int("HTTP_MIN_BODY_BYTES_PER_SECOND", default: 16 * 1024, range: 1...(1 << 30))
     }
 
@@ -70,6 +73,7 @@ public struct ServiceConfiguration: Sendable {
         configuration.limits.maxConnections = maxConnections
         configuration.limits.maxBodyBytes = maxBodyBytes
         configuration.timeouts.minimumBodyBytesPerSecond = minimumBodyBytesPerSecond
+        configuration.limits.maxBufferedBodyBytes = maxBufferedBodyBytes
         configuration.shutdownGracePeriod = inFlightGracePeriod
         return configuration
     }

@@ -41,6 +41,8 @@ final class Connection {
     /// deadline follows the minimum rate (``HTTPServerTimeouts/bodyGrace``).
     var bodyStarted: UInt64 = 0
     var bodyBytesReceived = 0
+    /// This connection's share of the process-wide body budget (``ServerLoop/bufferedBodyBytes``).
+    var reservedBodyBytes = 0
     var chunkedDecoder: ChunkedBodyDecoder?
     var body: [UInt8] = []
 

@@ -166,6 +166,7 @@ extension ServerLoop {
             return
         case .contentLength(let length):
             guard length <= limit else { return fail(connection, with: .bodyTooLarge) }
+            guard reserveBody(length, for: connection) else { return fail(connection, with: .bodyCapacity) }
             connection.bodyRemaining = length
             connection.chunkedDecoder = nil
             connection.body = []
@@ -203,6 +204,10 @@ extension ServerLoop {
             }
             connection.chunkedDecoder = decoder
             connection.inputStart += consumed
+            if connection.body.count > connection.reservedBodyBytes,
+               !reserveBody(connection.body.count - connection.reservedBodyBytes, for: connection) {
+                return fail(connection, with: .bodyCapacity)
+            }
             switch outcome {
             case .needMoreData: return
             case .failure(let error): return fail(connection, with: error)
@@ -221,6 +226,20 @@ extension ServerLoop {
         connection.chunkedDecoder = nil
         connection.body = []
         dispatch(parsed, body: body, on: connection)
+    }
+
+    /// Takes `bytes` of the process-wide body budget for `connection`, if they fit.
+    private func reserveBody(_ bytes: Int, for connection: Connection) -> Bool {
+        guard bufferedBodyBytes + bytes <= configuration.limits.maxBufferedBodyBytes else { return false }
+        bufferedBodyBytes += bytes
+        connection.reservedBodyBytes += bytes
+        return true
+    }
+
+    /// Gives the connection's body budget back (its response is out, or it is gone).
+    func releaseBody(of connection: Connection) {
+        bufferedBodyBytes -= connection.reservedBodyBytes
+        connection.reservedBodyBytes = 0
     }
 
     // MARK: Handing requests to the responder
@@ -252,6 +271,7 @@ extension ServerLoop {
     func deliver(_ bytes: [UInt8], keepAlive: Bool, to connection: Connection) {
         guard connection.phase == .handling else { return }
         connection.handlerTask = nil
+        releaseBody(of: connection)
         connection.requestsServed += 1
         if keepAlive && !isDraining && !connection.peerClosed {
             connection.phase = .awaitingHead
@@ -274,8 +294,11 @@ extension ServerLoop {
         metrics?.protocolErrors.increment(by: 1, ["code": error.code])
         let requestID = RequestID.generate()
         logger.debug("refused malformed request", ["status": String(error.status.code), "code": error.code, "request_id": requestID])
+        releaseBody(of: connection)
         let problem = Problem(status: error.status, code: error.code, detail: error.detail)
-        let bytes = ResponseSerializer.serialize(problem.response(requestID: requestID), .init(
+        var response = problem.response(requestID: requestID)
+        if error == .bodyCapacity { response.headers.add(name: "Retry-After", value: "1") }
+        let bytes = ResponseSerializer.serialize(response, .init(
             requestID: requestID, keepAlive: false, requestVersion: .http1_1, isHeadRequest: false
         ))
         connection.phase = .closing

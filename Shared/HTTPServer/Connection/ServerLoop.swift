@@ -64,6 +64,8 @@ final class ServerLoop: @unchecked Sendable {
     var activeConnections = 0
     var rejectedConnections = 0
     var inFlightRequests = 0
+    /// Body bytes reserved by all connections (``HTTPServerLimits/maxBufferedBodyBytes``).
+    var bufferedBodyBytes = 0
     /// Connections that used their read budget and still have data waiting.
     var connectionsToReadAgain: [UInt64] = []
     private var nextToken: UInt64 = 2
@@ -346,6 +348,7 @@ final class ServerLoop: @unchecked Sendable {
 
     func closeConnection(_ connection: Connection) {
         guard connections.removeValue(forKey: connection.token) != nil else { return }
+        releaseBody(of: connection)
         connection.handlerTask?.cancel()  // nobody is left to answer
         connection.handlerTask = nil
         connection.streamAck?.resume(returning: false)

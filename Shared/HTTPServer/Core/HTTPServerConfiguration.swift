@@ -14,19 +14,26 @@ public struct HTTPServerLimits: Sendable {
     public var maxBodyBytes: Int = 1024 * 1024
     /// Most open client connections. A connection past it gets a 503 and is closed.
     public var maxConnections: Int = 10_000
+    /// Most request-body bytes the process buffers at once, over all connections: from a body's
+    /// declared length (chunked: as it grows) until its response is out. A body that would pass
+    /// it is answered 503 with `Retry-After` before it is buffered. Peak memory for bodies is
+    /// this plus what handlers make of them.
+    public var maxBufferedBodyBytes: Int = 96 * 1024 * 1024
 
     public init(
         maxRequestLineBytes: Int = 8 * 1024,
         maxHeaderBytes: Int = 64 * 1024,
         maxHeaderFields: Int = 100,
         maxBodyBytes: Int = 1024 * 1024,
-        maxConnections: Int = 10_000
+        maxConnections: Int = 10_000,
+        maxBufferedBodyBytes: Int = 96 * 1024 * 1024
     ) {
         self.maxRequestLineBytes = maxRequestLineBytes
         self.maxHeaderBytes = maxHeaderBytes
         self.maxHeaderFields = maxHeaderFields
         self.maxBodyBytes = maxBodyBytes
         self.maxConnections = maxConnections
+        self.maxBufferedBodyBytes = maxBufferedBodyBytes
     }
 }
 

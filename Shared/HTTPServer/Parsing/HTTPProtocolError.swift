@@ -37,5 +37,8 @@ public struct HTTPProtocolError: Error, Sendable, Equatable, CustomStringConvert
     static let invalidChunkFraming = Self(status: .badRequest, code: "invalid-chunk-framing", detail: "Chunk data must be followed by CRLF.")
     static let trailersTooLarge = Self(status: .badRequest, code: "trailers-too-large", detail: "The trailer section exceeds the header limit.")
     static let bodyTooLarge = Self(status: .contentTooLarge, code: "body-too-large", detail: "The request body exceeds the limit for this resource.")
+    /// The process holds as many request bodies as ``HTTPServerLimits/maxBufferedBodyBytes``
+    /// allows; answered with `Retry-After`.
+    static let bodyCapacity = Self(status: .serviceUnavailable, code: "body-capacity", detail: "The server is holding as many request bodies as it may; retry shortly.")
     static let requestTimeout = Self(status: .requestTimeout, code: "request-timeout", detail: "The request did not arrive in time.")
 }
