@@ -36,6 +36,7 @@ import Testing
         Case("obs-fold", "GET /hello HTTP/1.1\r\nHost: t\r\nX-A: one\r\n  two\r\n\r\n", 400, "obsolete-line-folding"),
         Case("missing Host", "GET /hello HTTP/1.1\r\n\r\n", 400, "invalid-host"),
         Case("two Host headers", "GET /hello HTTP/1.1\r\nHost: a\r\nHost: b\r\n\r\n", 400, "invalid-host"),
+        Case("two Authorization headers", "GET /hello HTTP/1.1\r\nHost: t\r\nAuthorization: Bearer a\r\nAuthorization: Bearer b\r\n\r\n", 400, "duplicate-authorization"),
         Case("duplicate Content-Length", "POST /echo HTTP/1.1\r\nHost: t\r\nContent-Length: 3\r\nContent-Length: 3\r\n\r\nabc", 400, "duplicate-content-length"),
         Case("Content-Length list", "POST /echo HTTP/1.1\r\nHost: t\r\nContent-Length: 3, 3\r\n\r\nabc", 400, "duplicate-content-length"),
         Case("non-numeric Content-Length", "POST /echo HTTP/1.1\r\nHost: t\r\nContent-Length: abc\r\n\r\n", 400, "invalid-content-length"),

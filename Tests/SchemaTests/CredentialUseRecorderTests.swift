@@ -119,4 +119,17 @@ final class ShutdownFlag: Sendable {
     private let stream = AsyncStream<Void>.makeStream()
     func trigger() { stream.continuation.finish() }
     func wait() async { for await _ in stream.stream {} }
+
+    @Test func aTokenCannotBeCreatedExpired() async throws {
+        let fixture = try await CredentialUseRecorderTests.fixture(clients: 1)
+        let admin = AdminStore(pool: fixture.db.pool)
+        let tenant = try await fixture.db.scalar("SELECT tenant_id FROM caseworkers LIMIT 1", as: UUID.self)
+        let caseworker = try await fixture.db.scalar("SELECT id FROM caseworkers LIMIT 1", as: UUID.self)
+        let refused = try #require(await #expect(throws: AdminError.self) {
+            try await admin.createCaseworkerToken(tenant: tenant, caseworker: caseworker, expiresAt: Date().addingTimeInterval(-60))
+        })
+        #expect(refused.description.contains("expires_at"), "\(refused)")
+        #expect(try await fixture.db.scalar("SELECT count(*) FROM caseworker_tokens", as: Int.self) == 1)
+        _ = try await admin.createCaseworkerToken(tenant: tenant, caseworker: caseworker, expiresAt: Date().addingTimeInterval(3600))
+    }
 }

@@ -15,6 +15,18 @@ import Testing
         #expect(configuration.logLevel == .info)
         #expect(configuration.shutdownGracePeriod == .seconds(25))
         #expect(configuration.redactedDatabaseURL == "postgres://amtsweg:***@db:5432/amtsweg")
+        // A raw '@' (or ':') in the password must not leave part of it in the log.
+        for (url, redacted) in [
+            ("postgres://amtsweg:p@ss:w@rd@db:5432/amtsweg", "postgres://amtsweg:***@db:5432/amtsweg"),
+            ("postgresql://amtsweg@/amtsweg?host=/run/pg", "postgresql://amtsweg@/amtsweg?host=/run/pg"),
+            ("postgresql://u:secret@/amtsweg?host=/run/pg&application_name=a@b", "postgresql://u:***@/amtsweg?host=/run/pg&application_name=a@b"),
+            ("host=db user=amtsweg password=s3cret dbname=amtsweg", "host=db user=amtsweg password=*** dbname=amtsweg"),
+            ("postgresql://u@db/amtsweg?password=s3cret&sslmode=require", "postgresql://u@db/amtsweg?password=***&sslmode=require"),
+        ] {
+            let redactedURL = try ServiceConfiguration(serviceName: "x", defaultPort: 1, environment: Environment(["DATABASE_URL": url])).redactedDatabaseURL
+            #expect(redactedURL == redacted)
+            #expect(!redactedURL.contains("ss:w") && !redactedURL.contains("s3cret") && !redactedURL.contains("secret"), "\(redactedURL)")
+        }
         #expect(configuration.httpServerConfiguration.shutdownGracePeriod == .seconds(23))
 
         let custom = try ServiceConfiguration(serviceName: "inbox", defaultPort: 8082, environment: Environment(database.merging([
