@@ -173,6 +173,7 @@ extension AdminStore {
     /// Issues a bearer token for a caseworker of the tenant; the secret is in the answer only.
     public func createCaseworkerToken(tenant: UUID, caseworker: UUID, label: String = "", expiresAt: Date? = nil) async throws -> IssuedToken {
         if label.count > 200 { throw AdminError.invalid("label", "too-long", "must be at most 200 characters") }
+        if let expiresAt, expiresAt <= Date() { throw AdminError.invalid("expires_at", "in-the-past", "must be in the future") }
         let secret = SecretToken.generate(.caseworkerToken)
         return try await change { tx in
             let owner = try await tx.query("SELECT id FROM caseworkers WHERE tenant_id = \(tenant) AND id = \(caseworker)")

@@ -48,14 +48,35 @@ public struct ServiceConfiguration: Sendable {
         return url
     }
 
-    /// The database URL with any password replaced by `***`, for log lines.
-    public var redactedDatabaseURL: String {
-        guard let schemeEnd = databaseURL.firstRange(of: "://"),
-              let at = databaseURL[schemeEnd.upperBound...].firstIndex(of: "@")
-        else { return databaseURL.contains("password") ? "(key=value string)" : databaseURL }
-        let userInfo = databaseURL[schemeEnd.upperBound..<at]
-        guard let colon = userInfo.firstIndex(of: ":") else { return databaseURL }
-        return String(databaseURL[..<colon]) + ":***" + String(databaseURL[at...])
+    /// The database URL with any password replaced by `***`, for log lines: the user-info's
+    /// password (up to the last `@` before the path, so a raw `@` in it is covered), and
+    /// `password=` in a query or a key=value string.
+    public var redactedDatabaseURL: String { Self.redacted(databaseURL) }
+
+    static func redacted(_ url: String) -> String {
+        var text = url
+        if let schemeEnd = text.firstRange(of: "://") {
+            let rest = text[schemeEnd.upperBound...]
+            // The authority ends at the path or query; user-info ends at its last '@'.
+            let beforeQuery = rest[..<(rest.firstIndex(of: "?") ?? rest.endIndex)]
+            if let at = beforeQuery.lastIndex(of: "@"), let colon = rest[..<at].firstIndex(of: ":") {
+                text = String(text[..<text.index(after: colon)]) + "***" + String(text[at...])
+            }
+        }
+        // password=… in a query (…&password=x&…) or a key=value string (… password=x …).
+        var result = ""
+        var remainder = Substring(text)
+        while let found = remainder.firstRange(of: "password=") {
+            let startsField = found.lowerBound == remainder.startIndex && result.isEmpty
+                || [" ", "?", "&"].contains(remainder[remainder.index(before: found.lowerBound)])
+            result += remainder[..<found.upperBound]
+            remainder = remainder[found.upperBound...]
+            guard startsField else { continue }
+            let end = remainder.firstIndex { $0 == " " || $0 == "&" } ?? remainder.endIndex
+            result += "***"
+            remainder = remainder[end...]
+        }
+        return result + remainder
     }
 
     /// How long in-flight work — requests, running queue jobs — may take after SIGTERM: the grace

@@ -27,6 +27,7 @@ public struct HTTPProtocolError: Error, Sendable, Equatable, CustomStringConvert
     static let invalidHeaderName = Self(status: .badRequest, code: "invalid-header-name", detail: "A header field name is not a valid token.")
     static let invalidHeaderValue = Self(status: .badRequest, code: "invalid-header-value", detail: "A header field value contains a forbidden character.")
     static let missingOrDuplicateHost = Self(status: .badRequest, code: "invalid-host", detail: "An HTTP/1.1 request needs exactly one Host header.")
+    static let duplicateAuthorization = Self(status: .badRequest, code: "duplicate-authorization", detail: "Send one Authorization header.")
     static let duplicateContentLength = Self(status: .badRequest, code: "duplicate-content-length", detail: "Content-Length must appear once.")
     static let invalidContentLength = Self(status: .badRequest, code: "invalid-content-length", detail: "Content-Length must be a decimal number.")
     static let contentLengthWithTransferEncoding = Self(status: .badRequest, code: "content-length-with-transfer-encoding", detail: "Content-Length and Transfer-Encoding must not both be sent.")

@@ -1,5 +1,5 @@
 /// The message-framing and connection rules of RFC 9112 applied to a parsed head: Host,
-/// Content-Length, Transfer-Encoding, Expect and Connection. Strict on purpose: anything a
+/// Content-Length, Transfer-Encoding, Expect and Connection (and one Authorization at most). Strict on purpose: anything a
 /// proxy in front of us might read differently is refused (request smuggling).
 enum RequestFramingRules {
     static func apply(to head: HTTPRequestHead) -> Result<ParsedRequestHead, HTTPProtocolError> {
@@ -7,6 +7,11 @@ enum RequestFramingRules {
 
         if head.version == .http1_1, headers.values(for: "Host").count != 1 {
             return .failure(.missingOrDuplicateHost)
+        }
+
+        // Which of two credentials counts is up to whoever reads them: a proxy and we could differ.
+        if headers.values(for: "Authorization").count > 1 {
+            return .failure(.duplicateAuthorization)
         }
 
         let framing: BodyFraming
