@@ -96,4 +96,24 @@ import TestSupport
             #expect(peak - baseline < 4 * cap, "peak RSS grew by \((peak - baseline) >> 20) MiB (cap \(cap >> 20) MiB)")
         }
     }
+
+    /// A flood of requests with one invalid key costs the database a lookup now and then, not
+    /// one per request: refusals are remembered briefly.
+    @Test func invalidKeysAreRememberedBrieflyNotLookedUpPerRequest() async throws {
+        let db = try await TestDatabase.make()
+        try await db.pool.query("CREATE EXTENSION IF NOT EXISTS pg_stat_statements")
+        try await ManagedProcess.with(product: "intake", databaseURL: db.serviceURL) { intake in
+            try await db.pool.query("SELECT pg_stat_statements_reset(0, (SELECT oid FROM pg_database WHERE datname = current_database()), 0)")
+            let id = UUID().uuidString.lowercased()
+            for _ in 0..<50 {
+                let answer = try await request(port: intake.port, "GET /v1/applications/\(id) HTTP/1.1\r\nHost: t\r\nAuthorization: Bearer amtsweg_ik_flood\r\nConnection: close\r\n\r\n")
+                #expect(answer.status == 401)
+            }
+            let lookups = try await db.scalar("""
+                SELECT coalesce(sum(calls), 0)::integer FROM pg_stat_statements
+                WHERE dbid = (SELECT oid FROM pg_database WHERE datname = current_database()) AND query ILIKE '%FROM intake_clients c%key_hash%'
+                """, as: Int.self)
+            #expect(lookups >= 1 && lookups <= 5, "\(lookups) lookups for 50 requests with one invalid key")
+        }
+    }
 }
