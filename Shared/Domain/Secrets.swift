@@ -1,4 +1,5 @@
 import Postgres
+import Synchronization
 
 /// Random bearer secrets (caseworker tokens, intake client keys): 32 random bytes, base64url,
 /// behind a recognisable prefix so a leaked one can be spotted by secret scanners. Only the
@@ -55,4 +56,37 @@ public struct Bytea: PostgresEncodable, Sendable {
     public let bytes: [UInt8]
     public init(_ bytes: [UInt8]) { self.bytes = bytes }
     public var postgresParameter: PostgresParameter { .binary(bytes, oid: PostgresOID.bytea) }
+}
+
+/// Hashes of presented secrets that matched nothing, remembered for `ttl`, so a flood of
+/// requests with one bad key or token costs the database one lookup per `ttl`, not one per
+/// request. A key created meanwhile works after at most `ttl`. At most `capacity` hashes are
+/// kept (then all are forgotten).
+public final class RefusedSecrets: Sendable {
+    public static let defaultTTL: Duration = .seconds(2)
+    private let ttl: Duration
+    private let capacity: Int
+    private let refused = Mutex<[[UInt8]: ContinuousClock.Instant]>([:])
+
+    public init(ttl: Duration = RefusedSecrets.defaultTTL, capacity: Int = 10_000) {
+        self.ttl = ttl
+        self.capacity = capacity
+    }
+
+    /// Whether `hash` was refused less than `ttl` ago.
+    public func contains(_ hash: [UInt8]) -> Bool {
+        refused.withLock { refused in
+            guard let until = refused[hash] else { return false }
+            if until > .now { return true }
+            refused[hash] = nil
+            return false
+        }
+    }
+
+    public func insert(_ hash: [UInt8]) {
+        refused.withLock { refused in
+            if refused.count >= capacity { refused.removeAll() }
+            refused[hash] = .now + ttl
+        }
+    }
 }

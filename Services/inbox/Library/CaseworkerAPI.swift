@@ -11,8 +11,7 @@ import Postgres
 /// to the applicant and internal notes.
 struct CaseworkerAPI: Sendable {
     let pool: PostgresPool
-    /// Notes each token's use (`last_used_at`); nil records nothing.
-    let tokenUse: CredentialUseRecorder?
+    let authentication: CaseworkerAuthentication
     let store: ApplicationStore
     let listing: InboxListing
     let listener: PostgresListener?
@@ -28,7 +27,7 @@ struct CaseworkerAPI: Sendable {
 
     func register(on router: inout Router) {
         // Every route authenticates from the head, before a body is read.
-        let authenticate = Principal.authenticator(pool: pool, lastUse: tokenUse)
+        let authenticate = authentication.caseworker
         router.get("/v1/me", authenticate: authenticate) { context in
             let p = try await self.principal(context)
             return try await self.me(p)

@@ -15,9 +15,10 @@ public struct InboxAPI: Sendable {
     public init(pool: PostgresPool, queue: JobQueue, listener: PostgresListener?, longPollLimitSeconds: Int = 60,
                 tokenUse: CredentialUseRecorder? = nil) {
         let store = ApplicationStore(pool: pool, queue: queue)
-        caseworkers = CaseworkerAPI(pool: pool, tokenUse: tokenUse, store: store, listing: InboxListing(pool: pool), listener: listener,
+        let authentication = CaseworkerAuthentication(pool: pool, lastUse: tokenUse)
+        caseworkers = CaseworkerAPI(pool: pool, authentication: authentication, store: store, listing: InboxListing(pool: pool), listener: listener,
                                     longPollLimitSeconds: min(max(longPollLimitSeconds, 1), CaseworkerAPI.maxWaitSeconds))
-        admin = AdminAPI(pool: pool, tokenUse: tokenUse, queue: queue)
+        admin = AdminAPI(pool: pool, authentication: authentication, queue: queue)
     }
 
     public func register(on router: inout Router) {

@@ -19,10 +19,15 @@ struct Principal: Sendable {
     var isAdmin: Bool { roles.contains(CaseworkerRole.admin.rawValue) }
 
     /// The `Authorization: Bearer` caseworker token's owner, or a 401. The token's use is noted
-    /// in `lastUse`, which writes `last_used_at` in the background (nil: not recorded).
-    static func authenticate(_ headers: HTTPHeaders, pool: PostgresPool, lastUse: CredentialUseRecorder?) async throws -> Principal {
+    /// in `lastUse`, which writes `last_used_at` in the background (nil: not recorded); a token
+    /// that matched nothing is remembered in `refused` briefly and not looked up again.
+    static func authenticate(
+        _ headers: HTTPHeaders, pool: PostgresPool, lastUse: CredentialUseRecorder?, refused: RefusedSecrets
+    ) async throws -> Principal {
         guard let token = SecretToken.bearer(from: headers["Authorization"]),
               token.hasPrefix(SecretToken.Kind.caseworkerToken.rawValue) else { throw unauthorized }
+        let hash = SecretToken.hash(of: token)
+        if refused.contains(hash) { throw unauthorized }
         let rows = try await pool.query("""
             SELECT t.id AS token_id, c.id, c.tenant_id, c.name, c.email, c.roles, c.email_notifications,
                    coalesce((SELECT array_agg(m.area_id ORDER BY m.area_id) FROM area_members m
@@ -30,10 +35,13 @@ struct Principal: Sendable {
                              WHERE m.tenant_id = c.tenant_id AND m.caseworker_id = c.id), '{}') AS areas
             FROM caseworker_tokens t
             JOIN caseworkers c ON c.tenant_id = t.tenant_id AND c.id = t.caseworker_id
-            WHERE t.token_hash = \(Bytea(SecretToken.hash(of: token))) AND t.revoked_at IS NULL
+            WHERE t.token_hash = \(Bytea(hash)) AND t.revoked_at IS NULL
               AND (t.expires_at IS NULL OR t.expires_at > now()) AND c.active
             """)
-        guard let row = rows.first else { throw unauthorized }
+        guard let row = rows.first else {
+            refused.insert(hash)
+            throw unauthorized
+        }
         lastUse?.record(try row.decode("token_id"))
         return Principal(
             id: try row.decode("id"), tenantID: try row.decode("tenant_id"), name: try row.decode("name"),
@@ -42,10 +50,6 @@ struct Principal: Sendable {
         )
     }
 
-    /// The routes' authenticator: ``authenticate(_:pool:lastUse:)`` on the request head.
-    static func authenticator(pool: PostgresPool, lastUse: CredentialUseRecorder?) -> RouteAuthenticator {
-        { head in try await authenticate(head.headers, pool: pool, lastUse: lastUse) }
-    }
 
     /// A 403 unless this caseworker has the `admin` role.
     func requireAdmin() throws {
@@ -145,5 +149,28 @@ extension Substring {
         while let f = s.first, f == " " || f == "\t" { s = s.dropFirst() }
         while let l = s.last, l == " " || l == "\t" { s = s.dropLast() }
         return s
+    }
+}
+
+/// How the inbox's routes find their caller: the caseworker token in the head, checked before a
+/// body is read (``Router``'s route authenticators).
+struct CaseworkerAuthentication: Sendable {
+    let pool: PostgresPool
+    /// Notes each token's use (`last_used_at`); nil records nothing.
+    let lastUse: CredentialUseRecorder?
+    let refused = RefusedSecrets()
+
+    /// Any active caseworker.
+    var caseworker: RouteAuthenticator {
+        { [self] head in try await Principal.authenticate(head.headers, pool: pool, lastUse: lastUse, refused: refused) }
+    }
+
+    /// An admin of the tenant: a caseworker's body is not read either.
+    var admin: RouteAuthenticator {
+        { [self] head in
+            let principal = try await Principal.authenticate(head.headers, pool: pool, lastUse: lastUse, refused: refused)
+            try principal.requireAdmin()
+            return principal
+        }
     }
 }

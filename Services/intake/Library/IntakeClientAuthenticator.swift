@@ -15,13 +15,14 @@ struct IntakeClient: Sendable {
 
 /// Looks intake client keys up by their SHA-256 and remembers hits for `cacheTTL`, so the hot
 /// path does not pay a query per request. A revoked key stops working within `cacheTTL`.
-/// Misses are never cached (a new key works at once). Every accepted key's use is noted in
+/// Misses are remembered for ``RefusedSecrets/defaultTTL`` (a new key works after at most that). Every accepted key's use is noted in
 /// `lastUse` (cache hits too), which writes `last_used_at` in the background.
 final class IntakeClientAuthenticator: Sendable {
     private let pool: PostgresPool
     private let cacheTTL: Duration
     private let lastUse: CredentialUseRecorder?
     private let cache = Mutex<[String: (client: IntakeClient, until: ContinuousClock.Instant)]>([:])
+    private let refused = RefusedSecrets()
 
     init(pool: PostgresPool, cacheTTL: Duration, lastUse: CredentialUseRecorder?) {
         self.pool = pool
@@ -41,6 +42,7 @@ final class IntakeClientAuthenticator: Sendable {
             lastUse?.record(hit.client.id)
             return hit.client
         }
+        if refused.contains(hash) { throw Self.unauthorized }
         let rows = try await pool.query("""
             SELECT c.id, c.tenant_id, c.all_services, t.reference_prefix
             FROM intake_clients c JOIN tenants t ON t.id = c.tenant_id
@@ -48,6 +50,7 @@ final class IntakeClientAuthenticator: Sendable {
             """)
         guard let row = rows.first else {
             cache.withLock { _ = $0.removeValue(forKey: cacheKey) }
+            refused.insert(hash)
             throw Self.unauthorized
         }
         let client = IntakeClient(

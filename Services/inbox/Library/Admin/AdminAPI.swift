@@ -11,17 +11,11 @@ import Postgres
 /// one entry per field, unknown ids 404 (ids of another tenant too), conflicts 409.
 struct AdminAPI: Sendable {
     let pool: PostgresPool
-    /// Notes each token's use (`last_used_at`); nil records nothing.
-    let tokenUse: CredentialUseRecorder?
+    let authentication: CaseworkerAuthentication
     let queue: JobQueue
 
     func register(on router: inout Router) {
-        // Only admins get past the head: a caseworker's body is not read either.
-        let authenticate: RouteAuthenticator = { [pool, tokenUse] head in
-            let principal = try await Principal.authenticate(head.headers, pool: pool, lastUse: tokenUse)
-            try principal.requireAdmin()
-            return principal
-        }
+        let authenticate = authentication.admin
         for route in TenantRoutes.all + ServiceRoutes.all + AreaRoutes.all + CaseworkerRoutes.all + IntakeClientRoutes.all
             + TemplateRoutes.all + OperationsRoutes.all {
             router.add(route.method, route.path, bodyLimit: route.method == .get ? nil : 256 * 1024, authenticate: authenticate) { [pool, queue] context in
