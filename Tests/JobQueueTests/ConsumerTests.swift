@@ -188,6 +188,30 @@ import TestSupport
         #expect(attempts == 0)
     }
 
+    @Test func aJobWhoseLeaseRanOutWhileItRunsIsNotStartedAgainInTheSameProcess() async throws {
+        let db = try await TestDatabase.make()
+        let queue = db.makeQueue()
+        try await db.fill(queue, count: 1, on: .notifyEmail)
+        let starts = SharedCounter()
+        let released = Atomic<Bool>(false)
+        let consumer = RunningConsumer(QueueConsumer(
+            pool: db.pool, listener: nil,
+            configuration: ConsumerConfiguration(queue: .notifyEmail, concurrency: 4, leaseDuration: .seconds(30), pollInterval: .milliseconds(50)),
+            handler: .effects(ClosureJobHandler { _ in
+                starts.add()
+                while !released.load(ordering: .relaxed) { try? await Task.sleep(for: .milliseconds(10)) }
+            }), logger: db.logger
+        ))
+        #expect(await eventually { starts.current == 1 })
+        // As after a freeze of the whole process: the lease ran out by the database's clock and
+        // nobody else took the job, while its handler still runs here.
+        try await db.pool.query("UPDATE queue_jobs SET run_at = now() - interval '1 second'")
+        try await Task.sleep(for: .milliseconds(500))  // ten polls with free capacity
+        #expect(starts.current == 1, "a second handler started for a job id still running in the process")
+        released.store(true, ordering: .relaxed)
+        await consumer.stop()
+    }
+
     @Test func consumersAndPoolRecoverFromARestartWithNoJobLostOrRunTwice() async throws {
         let server = try await PostgresTestServer.start()
         defer { server.stop() }
