@@ -41,11 +41,14 @@ let package = Package(
         // MARK: Shared libraries
         .target(name: "Logging", path: "Shared/Logging"),
         .target(name: "Threads", path: "Shared/Threads"),
+        // A claimed job's local deadline, checked by outside-effect code at its point of no return.
+        // No dependencies.
+        .target(name: "Lease", path: "Shared/Lease"),
         .target(name: "Metrics", path: "Shared/Metrics"),
         .target(name: "Digest", path: "Shared/Digest"),
         .target(name: "Postgres", dependencies: ["Threads", "CLibPQ", "Logging"], path: "Shared/Postgres"),
         .target(name: "Schema", dependencies: ["Postgres", "Logging"], path: "Shared/Schema"),
-        .target(name: "JobQueue", dependencies: ["Postgres", "Logging", "Metrics"], path: "Shared/JobQueue"),
+        .target(name: "JobQueue", dependencies: ["Lease", "Postgres", "Logging", "Metrics"], path: "Shared/JobQueue"),
         .target(name: "CEpoll", path: "Shared/CEpoll"),
         .target(name: "HTTPServer", dependencies: ["CEpoll", "Logging", "Metrics"], path: "Shared/HTTPServer"),
         .target(name: "ServiceRuntime", dependencies: ["HTTPServer", "Logging", "Metrics"], path: "Shared/ServiceRuntime"),
