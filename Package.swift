@@ -65,13 +65,13 @@ let package = Package(
         // Kinds of tenant texts, their placeholders and German defaults, and the placeholder syntax:
         // one catalog for the admin store and the senders. No dependencies.
         .target(name: "NotificationTemplates", path: "Shared/NotificationTemplates"),
-        .target(name: "Mail", dependencies: ["Threads", "Digest", "CCurlShim", "ServiceRuntime", "NotificationTemplates"], path: "Shared/Mail"),
+        .target(name: "Mail", dependencies: ["Lease", "Threads", "Digest", "CCurlShim", "ServiceRuntime", "NotificationTemplates"], path: "Shared/Mail"),
         .target(
             name: "CCurlHTTP", dependencies: ["CLibCurl"], path: "Shared/CCurlHTTP",
             linkerSettings: [.linkedLibrary("curl")]
         ),
-        .target(name: "HTTPClient", dependencies: ["Threads", "CCurlHTTP"], path: "Shared/HTTPClient"),
-        .target(name: "Servicekonto", dependencies: ["HTTPClient", "Digest"], path: "Shared/Servicekonto"),
+        .target(name: "HTTPClient", dependencies: ["Lease", "Threads", "CCurlHTTP"], path: "Shared/HTTPClient"),
+        .target(name: "Servicekonto", dependencies: ["Lease", "HTTPClient", "Digest"], path: "Shared/Servicekonto"),
         .target(name: "Domain", dependencies: ["Postgres", "Logging", "Digest"], path: "Shared/Domain"),
         .target(name: "QueueContracts", dependencies: ["JobQueue", "Postgres"], path: "Shared/QueueContracts"),
         .target(
@@ -109,7 +109,7 @@ let package = Package(
         ),
         .target(
             name: "ServicekontoBridge",
-            dependencies: ["ApplicationLifecycle", "QueueContracts", "Servicekonto", "HTTPClient", "Domain", "Postgres", "JobQueue", "HTTPServer", "ServiceRuntime", "ServiceWiring", "Logging", "Metrics"],
+            dependencies: ["Lease", "ApplicationLifecycle", "QueueContracts", "Servicekonto", "HTTPClient", "Domain", "Postgres", "JobQueue", "HTTPServer", "ServiceRuntime", "ServiceWiring", "Logging", "Metrics"],
             path: "Services/servicekonto-bridge/Library"
         ),
         .executableTarget(
@@ -156,7 +156,7 @@ let package = Package(
         ),
         .target(
             name: "NotificationService",
-            dependencies: ["QueueContracts", "Mail", "JobQueue", "Postgres", "ServiceRuntime", "ServiceWiring", "Logging", "Metrics"],
+            dependencies: ["Lease", "QueueContracts", "Mail", "JobQueue", "Postgres", "ServiceRuntime", "ServiceWiring", "Logging", "Metrics"],
             path: "Services/notification/Library"
         ),
         .executableTarget(
