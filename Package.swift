@@ -259,7 +259,7 @@ let package = Package(
         .target(name: "MailTestSupport", dependencies: ["HTTPTestSupport"], path: "Tests/MailTestSupport"),
         .testTarget(
             name: "MailTests",
-            dependencies: ["Mail", "NotificationTemplates", "ServiceRuntime", "MailTestSupport"],
+            dependencies: ["Lease", "Mail", "NotificationTemplates", "ServiceRuntime", "MailTestSupport"],
             path: "Tests/MailTests"
         ),
         .testTarget(
@@ -290,7 +290,7 @@ let package = Package(
         .testTarget(
             name: "ServicekontoBridgeTests",
             dependencies: [
-                "QueueContracts",
+                "Lease", "QueueContracts",
                 "ServicekontoBridge", "ServicekontoSandbox", "Servicekonto", "HTTPClient", "HTTPServer", "JobQueue",
                 "Postgres", "Schema", "Logging", "Metrics", "ServiceRuntime", "TestSupport", "HTTPTestSupport",
             ],

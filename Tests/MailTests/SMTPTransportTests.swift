@@ -1,4 +1,5 @@
 import Foundation
+import Lease
 import Mail
 import MailTestSupport
 import Testing
@@ -45,6 +46,31 @@ import Testing
         #expect(parsed.only_crlf)
         #expect(parsed.ascii_only)
         #expect(parsed.max_line <= 76)
+    }
+
+    @Test func aSendWhoseDeadlinePassesMidDialogueIsAbortedBeforeTheEndOfData() async throws {
+        var options = SMTPServer.Options()
+        options.rcptDelay = 0.5
+        try await SMTPServer.with(options) { server in
+            let transport = try SMTPTransport(Self.configuration(server))
+            defer { transport.shutdown() }
+            // Live when the send starts; passes while the server takes its time over RCPT.
+            let deadline = LeaseDeadline(until: .now + .milliseconds(200))
+            let late = try Self.message(key: "late")
+            do throws(MailDeliveryError) {
+                try await transport.send(late, before: deadline)
+                Issue.record("a send past its deadline was accepted")
+            } catch {
+                #expect(error.kind == .leaseLost, "\(error)")
+            }
+            #expect(try server.messages().isEmpty)
+            #expect(try server.stats().messages == 0)
+            // The transport carries on with the next message.
+            try await transport.send(Self.message(key: "next"), before: LeaseDeadline(until: .now + .seconds(30)))
+            let files = try server.messages()
+            try #require(files.count == 1)
+            #expect(try await ParsedMessage.parse(files[0]).message_id == "<next@amtsweg.erkrath.de>")
+        }
     }
 
     @Test func plainSMTP() async throws {

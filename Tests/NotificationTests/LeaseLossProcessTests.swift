@@ -87,10 +87,12 @@ import TestSupport
         }
         #expect(late.isEmpty, "the frozen replica sent \(late.count) mails after its deadline, under claims it made before the freeze: \(late.map(\.message_id))")
         let heldAtStop = claims.filter { $0.consumer == frozenName && $0.at < stoppedAt }.count
+        let frozenLog = (try? String(contentsOfFile: "\(directory)/a.log", encoding: .utf8)) ?? ""
+        let withheld = frozenLog.components(separatedBy: "e-mail withheld").count - 1
         print("""
             frozen replica: \(sentByFrozen.filter { $0.time <= stoppedAt }.count) mails before the freeze, \
             \(sentByFrozen.filter { $0.time > resumedAt }.count) after waking (\(late.count) under lost leases); \
-            \(heldAtStop) claims before the freeze; sibling: \(sentBySibling.count) mails; \
+            \(heldAtStop) claims before the freeze, \(withheld) sends withheld before the end of DATA; sibling: \(sentBySibling.count) mails; \
             \(Set(sentByFrozen.map(\.message_id)).intersection(sentBySibling.map(\.message_id)).count) sent by both
             """)
     }
