@@ -243,7 +243,7 @@ let package = Package(
         ),
         .testTarget(
             name: "JobQueueTests",
-            dependencies: ["JobQueue", "Postgres", "Schema", "TestSupport", "HTTPTestSupport", "Metrics"],
+            dependencies: ["Lease", "JobQueue", "Postgres", "Schema", "TestSupport", "HTTPTestSupport", "Metrics"],
             path: "Tests/JobQueueTests"
         ),
         .testTarget(

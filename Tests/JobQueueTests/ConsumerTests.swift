@@ -1,6 +1,7 @@
 import Foundation
 import HTTPTestSupport
 import JobQueue
+import Lease
 import Logging
 import Metrics
 import Postgres
@@ -311,5 +312,44 @@ final class StartTimes: Sendable {
         await consumer.stop()
         // The job is still there, held by the other consumer.
         #expect(try await db.scalar("SELECT leased_by FROM queue_jobs WHERE id = \(id)", as: String.self) == "other")
+    }
+
+    @Test func aRunningHandlersDeadlineMovesOnWithItsLeaseAndIsLostAtTheFirstExtensionAfterATakeOver() async throws {
+        let db = try await TestDatabase.make()
+        let queue = db.makeQueue()
+        let registry = MetricsRegistry()
+        let started = SharedCounter()
+        let lostAt = Mutex<ContinuousClock.Instant?>(nil)
+        // Lease 3 s: extended every 1 s, each renewal's deadline 2.7 s after it was sent.
+        let consumer = RunningConsumer(QueueConsumer(
+            pool: db.pool, listener: nil,
+            configuration: ConsumerConfiguration(queue: .notifyEmail, leaseDuration: .seconds(3), pollInterval: .milliseconds(50)),
+            handler: .effects(ClosureJobHandler { job in
+                started.add()
+                let until = ContinuousClock.now + .seconds(20)
+                while !job.deadline.hasPassed && ContinuousClock.now < until { try await Task.sleep(for: .milliseconds(10)) }
+                lostAt.withLock { $0 = .now }
+                throw LeaseLostError()
+            }), logger: db.logger, metrics: registry
+        ))
+        let id = try #require(try await queue.enqueue(try NewJob(queue: .notifyEmail, payload: Ping(n: 1))))
+        #expect(await eventually { started.current == 1 })
+        // Longer than the lease: the extensions keep moving the deadline on.
+        try await Task.sleep(for: .seconds(4))
+        #expect(lostAt.withLock { $0 } == nil, "the deadline passed while the lease was being extended")
+        // Another consumer takes the job over: the next extension (within 1 s) does not renew it.
+        try await db.pool.query("UPDATE queue_jobs SET lease_id = gen_random_uuid(), leased_by = 'other', run_at = now() + interval '1 minute' WHERE id = \(id)")
+        let takenOver = ContinuousClock.now
+        #expect(await eventually(timeout: .seconds(5)) { lostAt.withLock { $0 } != nil })
+        let noticed = try #require(lostAt.withLock { $0 }) - takenOver
+        // Not merely the deadline running out (at least 1.7 s after the take-over).
+        #expect(noticed < .milliseconds(1500), "noticed after \(noticed)")
+        #expect(await eventually { registry.counter("amtsweg_queue_leases_lost_total", help: "").value(["queue": "notify-email"]) == 1 })
+        await consumer.stop()
+        // Nothing written over the new owner's claim: no retry, no error, its lease intact.
+        let rows = try await db.pool.query("SELECT leased_by, last_error, run_at > now() AS leased FROM queue_jobs WHERE id = \(id)")
+        #expect(try rows.first?.decode("leased_by", as: String.self) == "other")
+        #expect(try rows.first?.decode("last_error", as: String?.self) == nil)
+        #expect(try rows.first?.decode("leased", as: Bool.self) == true)
     }
 }
