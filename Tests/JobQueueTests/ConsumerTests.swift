@@ -168,21 +168,31 @@ import TestSupport
         try await db.fill(queue, count: 10, on: .notifyEmail)
         let finished = SharedCounter()
         let started = SharedCounter()
+        // The first four jobs (n = 0…3) are claimed; the odd ones outlast the 1 s deadline.
         let consumer = RunningConsumer(QueueConsumer(
             pool: db.pool, listener: nil,
-            configuration: ConsumerConfiguration(queue: .notifyEmail, batchSize: 10, concurrency: 4, shutdownDeadline: .seconds(5)),
-            handler: .effects(ClosureJobHandler { _ in
+            configuration: ConsumerConfiguration(queue: .notifyEmail, batchSize: 10, concurrency: 4, shutdownDeadline: .seconds(1)),
+            handler: .effects(ClosureJobHandler { job in
                 started.add()
-                try await Task.sleep(for: .milliseconds(300))
+                let n = try job.decodePayload(as: Ping.self).n
+                try await Task.sleep(for: n % 2 == 0 ? .milliseconds(300) : .seconds(30))
                 finished.add()
             }), logger: db.logger
         ))
         #expect(await eventually { started.current == 4 })
         await consumer.stop()
-        // The four running jobs finished and were acked; nothing else was started.
-        #expect(finished.current == 4)
+        // Two finished within the deadline and were acked; nothing else was started.
+        #expect(finished.current == 2)
         #expect(started.current == 4)
-        #expect(try await db.jobCount(.notifyEmail) == 6)
+        #expect(try await db.jobCount(.notifyEmail) == 8)
+        // The two stragglers were handed back: no lease, their attempt not counted.
+        let stragglers = try await db.pool.query("SELECT payload->>'n' AS n, lease_id IS NULL AS free, attempts FROM queue_jobs WHERE payload->>'n' IN ('1', '3')")
+        #expect(stragglers.count == 2)
+        for row in stragglers {
+            let n = try row.decode("n", as: String.self)
+            #expect(try row.decode("free", as: Bool.self), "job \(n) still leased")
+            #expect(try row.decode("attempts", as: Int.self) == 0, "job \(n)'s attempt counted")
+        }
         let leased = try await db.scalar("SELECT count(*)::int FROM queue_jobs WHERE lease_id IS NOT NULL", as: Int.self)
         #expect(leased == 0)
         let attempts = try await db.scalar("SELECT coalesce(sum(attempts), 0)::int FROM queue_jobs", as: Int.self)
