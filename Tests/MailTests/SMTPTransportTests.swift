@@ -332,6 +332,25 @@ import Testing
         SMTPTransportTests.checkReceived(try await ParsedMessage.parse(path))
     }
 
+    @Test func aMessagePastItsDeadlineIsNotSpooled() async throws {
+        let directory = try makeTemporaryDirectory()
+        let transport = try FileSpoolTransport(directory: directory)
+        defer { transport.shutdown() }
+        let lost = LeaseDeadline(until: .now + .seconds(60))
+        lost.markLost()
+        let message = try SMTPTransportTests.message()
+        do throws(MailDeliveryError) {
+            try await transport.send(message, before: lost)
+            Issue.record("a message past its deadline was spooled")
+        } catch {
+            #expect(error.kind == .leaseLost)
+        }
+        // Neither the message nor its temporary file.
+        #expect(try FileManager.default.contentsOfDirectory(atPath: directory).isEmpty)
+        try await transport.send(message, before: LeaseDeadline(until: .now + .seconds(60)))
+        #expect(FileManager.default.fileExists(atPath: transport.path(for: message)))
+    }
+
     @Test func unwritableFolderIsAConfigurationError() throws {
         #expect(throws: MailError.self) { try FileSpoolTransport(directory: "/proc/amtsweg-mail") }
     }
