@@ -520,7 +520,7 @@ struct ConsumerMetrics: Sendable {
         done = registry.counter("amtsweg_queue_jobs_done_total", help: "Jobs completed")
         retried = registry.counter("amtsweg_queue_jobs_retried_total", help: "Job attempts that failed and were scheduled again")
         dead = registry.counter("amtsweg_queue_jobs_dead_total", help: "Jobs moved to the dead letters")
-        leaseLost = registry.counter("amtsweg_queue_leases_lost_total", help: "Jobs whose lease expired before their ack (they run again elsewhere)")
+        leaseLost = registry.counter("amtsweg_queue_leases_lost_total", help: "Jobs whose lease was lost before their ack or their point of no return (they run again elsewhere)")
         handlerSeconds = registry.histogram("amtsweg_queue_handler_seconds", help: "Time a handler took per job")
     }
 }
