@@ -41,11 +41,14 @@ let package = Package(
         // MARK: Shared libraries
         .target(name: "Logging", path: "Shared/Logging"),
         .target(name: "Threads", path: "Shared/Threads"),
+        // A claimed job's local deadline, checked by outside-effect code at its point of no return.
+        // No dependencies.
+        .target(name: "Lease", path: "Shared/Lease"),
         .target(name: "Metrics", path: "Shared/Metrics"),
         .target(name: "Digest", path: "Shared/Digest"),
         .target(name: "Postgres", dependencies: ["Threads", "CLibPQ", "Logging"], path: "Shared/Postgres"),
         .target(name: "Schema", dependencies: ["Postgres", "Logging"], path: "Shared/Schema"),
-        .target(name: "JobQueue", dependencies: ["Postgres", "Logging", "Metrics"], path: "Shared/JobQueue"),
+        .target(name: "JobQueue", dependencies: ["Lease", "Postgres", "Logging", "Metrics"], path: "Shared/JobQueue"),
         .target(name: "CEpoll", path: "Shared/CEpoll"),
         .target(name: "HTTPServer", dependencies: ["CEpoll", "Logging", "Metrics"], path: "Shared/HTTPServer"),
         .target(name: "ServiceRuntime", dependencies: ["HTTPServer", "Logging", "Metrics"], path: "Shared/ServiceRuntime"),
@@ -62,13 +65,13 @@ let package = Package(
         // Kinds of tenant texts, their placeholders and German defaults, and the placeholder syntax:
         // one catalog for the admin store and the senders. No dependencies.
         .target(name: "NotificationTemplates", path: "Shared/NotificationTemplates"),
-        .target(name: "Mail", dependencies: ["Threads", "Digest", "CCurlShim", "ServiceRuntime", "NotificationTemplates"], path: "Shared/Mail"),
+        .target(name: "Mail", dependencies: ["Lease", "Threads", "Digest", "CCurlShim", "ServiceRuntime", "NotificationTemplates"], path: "Shared/Mail"),
         .target(
             name: "CCurlHTTP", dependencies: ["CLibCurl"], path: "Shared/CCurlHTTP",
             linkerSettings: [.linkedLibrary("curl")]
         ),
-        .target(name: "HTTPClient", dependencies: ["Threads", "CCurlHTTP"], path: "Shared/HTTPClient"),
-        .target(name: "Servicekonto", dependencies: ["HTTPClient", "Digest"], path: "Shared/Servicekonto"),
+        .target(name: "HTTPClient", dependencies: ["Lease", "Threads", "CCurlHTTP"], path: "Shared/HTTPClient"),
+        .target(name: "Servicekonto", dependencies: ["Lease", "HTTPClient", "Digest"], path: "Shared/Servicekonto"),
         .target(name: "Domain", dependencies: ["Postgres", "Logging", "Digest"], path: "Shared/Domain"),
         .target(name: "QueueContracts", dependencies: ["JobQueue", "Postgres"], path: "Shared/QueueContracts"),
         .target(
@@ -106,7 +109,7 @@ let package = Package(
         ),
         .target(
             name: "ServicekontoBridge",
-            dependencies: ["ApplicationLifecycle", "QueueContracts", "Servicekonto", "HTTPClient", "Domain", "Postgres", "JobQueue", "HTTPServer", "ServiceRuntime", "ServiceWiring", "Logging", "Metrics"],
+            dependencies: ["Lease", "ApplicationLifecycle", "QueueContracts", "Servicekonto", "HTTPClient", "Domain", "Postgres", "JobQueue", "HTTPServer", "ServiceRuntime", "ServiceWiring", "Logging", "Metrics"],
             path: "Services/servicekonto-bridge/Library"
         ),
         .executableTarget(
@@ -153,7 +156,7 @@ let package = Package(
         ),
         .target(
             name: "NotificationService",
-            dependencies: ["QueueContracts", "Mail", "JobQueue", "Postgres", "ServiceRuntime", "ServiceWiring", "Logging", "Metrics"],
+            dependencies: ["Lease", "QueueContracts", "Mail", "JobQueue", "Postgres", "ServiceRuntime", "ServiceWiring", "Logging", "Metrics"],
             path: "Services/notification/Library"
         ),
         .executableTarget(
@@ -240,7 +243,7 @@ let package = Package(
         ),
         .testTarget(
             name: "JobQueueTests",
-            dependencies: ["JobQueue", "Postgres", "Schema", "TestSupport", "HTTPTestSupport", "Metrics"],
+            dependencies: ["Lease", "JobQueue", "Postgres", "Schema", "TestSupport", "HTTPTestSupport", "Metrics"],
             path: "Tests/JobQueueTests"
         ),
         .testTarget(
@@ -256,7 +259,7 @@ let package = Package(
         .target(name: "MailTestSupport", dependencies: ["HTTPTestSupport"], path: "Tests/MailTestSupport"),
         .testTarget(
             name: "MailTests",
-            dependencies: ["Mail", "NotificationTemplates", "ServiceRuntime", "MailTestSupport"],
+            dependencies: ["Lease", "Mail", "NotificationTemplates", "ServiceRuntime", "MailTestSupport"],
             path: "Tests/MailTests"
         ),
         .testTarget(
@@ -287,7 +290,7 @@ let package = Package(
         .testTarget(
             name: "ServicekontoBridgeTests",
             dependencies: [
-                "QueueContracts",
+                "Lease", "QueueContracts",
                 "ServicekontoBridge", "ServicekontoSandbox", "Servicekonto", "HTTPClient", "HTTPServer", "JobQueue",
                 "Postgres", "Schema", "Logging", "Metrics", "ServiceRuntime", "TestSupport", "HTTPTestSupport",
             ],

@@ -11,6 +11,10 @@ struct amtsweg_http {
     size_t capacity;
     size_t max_body;
     int truncated;
+    // Asked right before a request is sent; nonzero aborts (see amtsweg_http_stop_t).
+    amtsweg_http_stop_t stop;
+    void *stop_context;
+    int stopped;
     char error[CURL_ERROR_SIZE];
 };
 
@@ -41,6 +45,16 @@ static size_t write_callback(char *data, size_t size, size_t count, void *userda
     return n;
 }
 
+static int prereq_callback(void *userdata, char *primary_ip, char *local_ip, int primary_port, int local_port) {
+    (void)primary_ip, (void)local_ip, (void)primary_port, (void)local_port;
+    amtsweg_http_t *http = userdata;
+    if (http->stop && http->stop(http->stop_context)) {
+        http->stopped = 1;
+        return CURL_PREREQFUNC_ABORT;
+    }
+    return CURL_PREREQFUNC_OK;
+}
+
 amtsweg_http_t *amtsweg_http_new(size_t max_body_bytes) {
     amtsweg_http_t *http = calloc(1, sizeof *http);
     if (!http) return NULL;
@@ -69,6 +83,8 @@ int amtsweg_http_configure(amtsweg_http_t *http, const char *ca_file, const char
     SET(CURLOPT_ERRORBUFFER, http->error);
     SET(CURLOPT_WRITEFUNCTION, write_callback);
     SET(CURLOPT_WRITEDATA, http);
+    SET(CURLOPT_PREREQFUNCTION, prereq_callback);
+    SET(CURLOPT_PREREQDATA, http);
     SET(CURLOPT_PROTOCOLS_STR, "http,https");
     SET(CURLOPT_FOLLOWLOCATION, 0L);
     SET(CURLOPT_SSL_VERIFYPEER, 1L);
@@ -93,9 +109,13 @@ int amtsweg_http_configure(amtsweg_http_t *http, const char *ca_file, const char
 
 int amtsweg_http_perform(amtsweg_http_t *http, const char *method, const char *url,
                          const char *const *headers, size_t header_count,
-                         const char *body, size_t body_length, amtsweg_http_result_t *result) {
+                         const char *body, size_t body_length,
+                         amtsweg_http_stop_t stop, void *stop_context, amtsweg_http_result_t *result) {
     CURL *e = http->easy;
     memset(result, 0, sizeof *result);
+    http->stop = stop;
+    http->stop_context = stop_context;
+    http->stopped = 0;
     result->retry_after_seconds = -1;
     http->length = 0;
     http->truncated = 0;
@@ -140,6 +160,9 @@ int amtsweg_http_perform(amtsweg_http_t *http, const char *method, const char *u
     result->connects_opened = connects;
     result->body_truncated = http->truncated;
     strncpy(result->error, http->error, sizeof result->error - 1);
+    result->stopped = http->stopped;
+    http->stop = NULL;
+    http->stop_context = NULL;
 
     // The list must not outlive this call: detach it from the handle.
     curl_easy_setopt(e, CURLOPT_HTTPHEADER, NULL);

@@ -11,6 +11,10 @@ struct amtsweg_smtp {
     const char *data;
     size_t length;
     size_t offset;
+    // Asked before data is handed over; nonzero aborts (see amtsweg_smtp_stop_t).
+    amtsweg_smtp_stop_t stop;
+    void *stop_context;
+    int stopped;
     // The server's last reply, collected from the debug callback (CURLINFO_HEADER_IN).
     char reply[512];
     size_t reply_length;
@@ -24,8 +28,14 @@ int amtsweg_curl_global_init(void) { return (int)curl_global_init(CURL_GLOBAL_DE
 
 const char *amtsweg_curl_strerror(int code) { return curl_easy_strerror((CURLcode)code); }
 
+// libcurl ends DATA (CRLF.CRLF) only after this callback has returned 0, so asking `stop` on
+// every call, that one included, is the last moment the message can still be withheld.
 static size_t read_callback(char *buffer, size_t size, size_t count, void *userdata) {
     amtsweg_smtp_t *smtp = userdata;
+    if (smtp->stop && smtp->stop(smtp->stop_context)) {
+        smtp->stopped = 1;
+        return CURL_READFUNC_ABORT;
+    }
     size_t room = size * count;
     size_t left = smtp->length - smtp->offset;
     size_t n = left < room ? left : room;
@@ -111,8 +121,11 @@ int amtsweg_smtp_configure(amtsweg_smtp_t *smtp, const char *url, const char *us
 
 int amtsweg_smtp_send(amtsweg_smtp_t *smtp, const char *mail_from, const char *const *rcpts,
                       size_t rcpt_count, const char *data, size_t length,
-                      amtsweg_smtp_result_t *result) {
+                      amtsweg_smtp_stop_t stop, void *stop_context, amtsweg_smtp_result_t *result) {
     memset(result, 0, sizeof *result);
+    smtp->stop = stop;
+    smtp->stop_context = stop_context;
+    smtp->stopped = 0;
     smtp->error[0] = 0;
     smtp->reply[0] = 0;
     smtp->reply_length = 0;
@@ -148,6 +161,9 @@ done:
     curl_slist_free_all(list);
     smtp->data = NULL;
     smtp->length = 0;
+    smtp->stop = NULL;
+    smtp->stop_context = NULL;
+    result->stopped = smtp->stopped;
     result->curl_code = (int)code;
     snprintf(result->error, sizeof result->error, "%s", smtp->error);
     snprintf(result->reply, sizeof result->reply, "%s", smtp->error_reply[0] ? smtp->error_reply : smtp->reply);

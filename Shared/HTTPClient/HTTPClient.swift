@@ -1,5 +1,6 @@
 import Threads
 import CCurlHTTP
+import Lease
 import Synchronization
 #if canImport(Glibc)
 import Glibc
@@ -56,9 +57,10 @@ public struct HTTPClientResponse: Sendable {
 }
 
 /// No response: connection refused or dropped, timeout, TLS failure, bad settings, or the
-/// client is shut down. Always worth a retry except for `configuration`.
+/// client is shut down. Always worth a retry except for `configuration`. `leaseLost`: the
+/// request's deadline passed before it was sent, and it was not.
 public struct HTTPClientError: Error, Sendable, CustomStringConvertible {
-    public enum Kind: Sendable, Equatable { case network, configuration, shutdown }
+    public enum Kind: Sendable, Equatable { case network, configuration, shutdown, leaseLost }
     public var kind: Kind
     /// libcurl's code (0 when not from libcurl).
     public var curlCode: Int
@@ -98,12 +100,15 @@ public final class HTTPClient: Sendable {
     /// Requests that got a response.
     public var responsesReceived: Int { requests.load(ordering: .relaxed) }
 
-    /// Sends one request. Any HTTP status is a response; only the absence of one throws.
+    /// Sends one request. Any HTTP status is a response; only the absence of one throws. With a
+    /// `deadline`, the request is not sent once it has passed (checked by libcurl right before
+    /// sending, after the connection is ready): `.leaseLost`.
     public func send(
-        _ method: HTTPRequestMethod, _ url: String, headers: [(String, String)] = [], body: [UInt8]? = nil
+        _ method: HTTPRequestMethod, _ url: String, headers: [(String, String)] = [], body: [UInt8]? = nil,
+        before deadline: LeaseDeadline? = nil
     ) async throws(HTTPClientError) -> HTTPClientResponse {
         let lines = headers.map { "\($0.0): \($0.1)" }
-        let outcome = await threads.run { handle in handle.perform(method.rawValue, url, lines, body) }
+        let outcome = await threads.run { handle in handle.perform(method.rawValue, url, lines, body, before: deadline) }
         guard let outcome else { throw HTTPClientError(kind: .shutdown, message: "HTTP client is shut down") }
         opened.add(outcome.connectionsOpened, ordering: .relaxed)
         switch outcome.result {
@@ -152,27 +157,36 @@ private final class CurlHandle {
         handle = nil
     }
 
-    func perform(_ method: String, _ url: String, _ headers: [String], _ body: [UInt8]?) -> PerformOutcome {
+    static let leaseLost = HTTPClientError(kind: .leaseLost, message: "the job's lease was lost before the request was sent; not sent")
+
+    func perform(_ method: String, _ url: String, _ headers: [String], _ body: [UInt8]?, before deadline: LeaseDeadline?) -> PerformOutcome {
         if let configureError { return PerformOutcome(result: .failure(configureError), connectionsOpened: 0) }
+        if deadline?.hasPassed == true { return PerformOutcome(result: .failure(Self.leaseLost), connectionsOpened: 0) }
         var result = amtsweg_http_result_t()
         let cHeaders: [UnsafePointer<CChar>?] = headers.map { UnsafePointer(strdup($0)) }
         defer { cHeaders.forEach { free(UnsafeMutablePointer(mutating: $0)) } }
-        let code: Int32 = cHeaders.withUnsafeBufferPointer { list in
-            if let body {
-                if body.isEmpty {
-                    // A non-NULL pointer for an empty body (NULL means "no body").
-                    var zero: CChar = 0
-                    return withUnsafePointer(to: &zero) { amtsweg_http_perform(handle, method, url, list.baseAddress, list.count, $0, 0, &result) }
-                }
-                return body.withUnsafeBufferPointer { bytes in
-                    bytes.baseAddress!.withMemoryRebound(to: CChar.self, capacity: bytes.count) { pointer in
-                        amtsweg_http_perform(handle, method, url, list.baseAddress, list.count, pointer, bytes.count, &result)
+        func perform(_ stop: amtsweg_http_stop_t?, _ context: UnsafeMutableRawPointer?) -> Int32 {
+            cHeaders.withUnsafeBufferPointer { list in
+                if let body {
+                    if body.isEmpty {
+                        // A non-NULL pointer for an empty body (NULL means "no body").
+                        var zero: CChar = 0
+                        return withUnsafePointer(to: &zero) {
+                            amtsweg_http_perform(handle, method, url, list.baseAddress, list.count, $0, 0, stop, context, &result)
+                        }
+                    }
+                    return body.withUnsafeBufferPointer { bytes in
+                        bytes.baseAddress!.withMemoryRebound(to: CChar.self, capacity: bytes.count) { pointer in
+                            amtsweg_http_perform(handle, method, url, list.baseAddress, list.count, pointer, bytes.count, stop, context, &result)
+                        }
                     }
                 }
+                return amtsweg_http_perform(handle, method, url, list.baseAddress, list.count, nil, 0, stop, context, &result)
             }
-            return amtsweg_http_perform(handle, method, url, list.baseAddress, list.count, nil, 0, &result)
         }
+        let code = deadline.map { deadline in deadline.withCContext { perform(LeaseDeadline.cCheck, $0) } } ?? perform(nil, nil)
         let opened = Int(result.connects_opened)
+        if code != 0 && result.stopped != 0 { return PerformOutcome(result: .failure(Self.leaseLost), connectionsOpened: opened) }
         guard code == 0 else {
             let text = String(cString: amtsweg_http_strerror(code))
             let detail = withUnsafeBytes(of: &result.error) { String(decoding: $0.prefix(while: { $0 != 0 }), as: UTF8.self) }

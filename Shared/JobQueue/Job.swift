@@ -1,4 +1,5 @@
 import FoundationEssentials
+import Lease
 #if canImport(Glibc)
 import Glibc
 #endif
@@ -81,6 +82,10 @@ public struct Job: Sendable, Identifiable {
     public let createdAt: Date
     /// The claim this run holds; acks and retries only apply while the job still carries it.
     public let leaseID: UUID
+    /// Until when this process may act on the claim (renewed while the lease is extended). Pass
+    /// it to the outside system's client, which checks it at its point of no return and throws
+    /// ``LeaseLostError`` past it; the consumer then leaves the job to its new owner.
+    public let deadline: LeaseDeadline
 
     /// Decodes the payload.
     public func decodePayload<T: Decodable>(as type: T.Type = T.self) throws -> T {

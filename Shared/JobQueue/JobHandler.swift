@@ -3,6 +3,10 @@ import Postgres
 /// A handler whose effect is outside the database (SMTP, HTTPS). Runs at least once per job:
 /// pass `job.idempotencyKey` to the outside system so it can drop duplicates.
 ///
+/// Pass `job.deadline` to the outside system's client, which checks it at its point of no
+/// return; throw ``LeaseLostError`` when it has passed: the consumer then writes nothing for the
+/// job but a hand-back conditioned on its lease (a no-op once another consumer holds it).
+///
 /// Return normally when done. Throw `JobFailure.permanent` to send the job to the dead letters
 /// now, `JobFailure.retry` to choose the delay, any other error to retry with the consumer's backoff.
 public protocol JobHandler: Sendable {

@@ -2,6 +2,7 @@ import FoundationEssentials
 #if canImport(Glibc)
 import Glibc
 #endif
+import Lease
 import Logging
 import Metrics
 import Postgres
@@ -40,6 +41,16 @@ public struct ConsumerConfiguration: Sendable {
         self.shutdownDeadline = shutdownDeadline
         self.consumerName = consumerName
     }
+
+    /// How much earlier than the lease a job's local deadline (``Job/deadline``) falls: room for
+    /// an effect that passed its point of no return just before the deadline to land before anyone
+    /// else may claim the job. A tenth of the lease, at most 5 s.
+    public var leaseMargin: Duration { min(leaseDuration / 10, .seconds(5)) }
+
+    /// The local deadline of a claim or renewal sent at `sent`.
+    func deadline(sentAt sent: ContinuousClock.Instant) -> ContinuousClock.Instant {
+        sent + leaseDuration - leaseMargin
+    }
 }
 
 /// Claims jobs of one queue in batches (`FOR UPDATE SKIP LOCKED`, leases judged by the database
@@ -62,6 +73,8 @@ public final class QueueConsumer: Sendable {
         case done
         case retry(delay: Duration, reason: String)
         case dead(reason: String)
+        /// The handler stopped at its point of no return: the lease was lost, nothing was done.
+        case leaseLost
     }
 
     private struct Completion {
@@ -71,7 +84,7 @@ public final class QueueConsumer: Sendable {
 
     private struct State {
         var stopping = false
-        var running: Set<Claimed> = []          // claimed and not yet settled in the database
+        var running: [Claimed: LeaseDeadline] = [:]   // claimed and not yet settled in the database
         var handlerTasks: [Int64: Task<Void, Never>] = [:]
         var completions: [Completion] = []
     }
@@ -149,22 +162,29 @@ public final class QueueConsumer: Sendable {
 
     // MARK: Claiming
 
-    private func claim(limit: Int) async throws -> [Job] {
+    /// Claims up to `limit` jobs. With `excludingUnsettled`, never one this process still holds
+    /// unsettled (its lease may have run out while its handler runs or its ack waits, as after a
+    /// freeze): a job id is never started twice in one process. Only the claiming loop adds to
+    /// `running`, so the ids read before the statement cover every one held when it returns.
+    private func claim(limit: Int, excludingUnsettled: Bool) async throws -> [Job] {
         let leaseID = UUID()
+        let excluded = excludingUnsettled ? state.withLock { $0.running.keys.map(\.id) } : []
+        let sent = ContinuousClock.now
         let rows = try await bookkeeping.query(QueueSQL.claim(
             queue: configuration.queue, limit: limit, leaseID: leaseID, consumer: configuration.consumerName,
-            leaseMilliseconds: configuration.leaseDuration.milliseconds
+            leaseMilliseconds: configuration.leaseDuration.milliseconds, excluding: excluded
         ))
+        let until = configuration.deadline(sentAt: sent)
         let jobs = try rows.map { row in
             Job(
                 id: try row.decode("id"), queue: configuration.queue, tenantID: try row.decode("tenant_id", as: UUID?.self),
                 payload: try row.rawBytes("payload") ?? Data(), priority: try row.decode("priority"),
                 attempt: try row.decode("attempts"), maxAttempts: try row.decode("max_attempts"),
-                createdAt: try row.decode("created_at"), leaseID: leaseID
+                createdAt: try row.decode("created_at"), leaseID: leaseID, deadline: LeaseDeadline(until: until)
             )
         }
         if !jobs.isEmpty {
-            state.withLock { state in for job in jobs { state.running.insert(Claimed(id: job.id, leaseID: leaseID)) } }
+            state.withLock { state in for job in jobs { state.running[Claimed(id: job.id, leaseID: leaseID)] = job.deadline } }
         }
         return jobs
     }
@@ -195,7 +215,7 @@ public final class QueueConsumer: Sendable {
             }
             let jobs: [Job]
             do {
-                jobs = try await claim(limit: min(free, configuration.batchSize))
+                jobs = try await claim(limit: min(free, configuration.batchSize), excludingUnsettled: true)
                 failures = 0
             } catch {
                 await pauseAfterError(error, attempt: &failures)
@@ -220,6 +240,8 @@ public final class QueueConsumer: Sendable {
                 do {
                     try await handler.handle(job)
                     outcome = .done
+                } catch is LeaseLostError {
+                    outcome = .leaseLost
                 } catch is CancellationError {
                     // Stopped past the deadline: leave it to the hand-back.
                     self.state.withLock { _ = $0.handlerTasks.removeValue(forKey: job.id) }
@@ -278,6 +300,14 @@ public final class QueueConsumer: Sendable {
     }
 
     private func settle(_ batch: [Completion]) async throws {
+        let lost = batch.filter { if case .leaseLost = $0.outcome { true } else { false } }
+        if !lost.isEmpty {
+            // Nothing was done. Hand the jobs back: a no-op where another consumer holds them
+            // now (conditioned on our lease), ready at once where no one took them.
+            try await bookkeeping.query(QueueSQL.release(ids: lost.map(\.job.id), leases: lost.map(\.job.leaseID)))
+            counters.leaseLost.increment(by: Double(lost.count), counters.labels)
+            logger.warning("lease lost before the point of no return; the jobs were left to their new owner", ["count": String(lost.count)])
+        }
         let done = batch.filter { if case .done = $0.outcome { true } else { false } }
         if !done.isEmpty {
             let rows = try await bookkeeping.query(QueueSQL.complete(ids: done.map(\.job.id), leases: done.map(\.job.leaseID)))
@@ -290,7 +320,7 @@ public final class QueueConsumer: Sendable {
         }
         for completion in batch {
             switch completion.outcome {
-            case .done: break
+            case .done, .leaseLost: break
             case .retry(let delay, let reason):
                 try await bookkeeping.query(QueueSQL.retry(id: completion.job.id, leaseID: completion.job.leaseID, delayMilliseconds: delay.milliseconds, error: reason))
                 counters.retried.increment(by: 1, counters.labels)
@@ -301,7 +331,7 @@ public final class QueueConsumer: Sendable {
             }
         }
         state.withLock { state in
-            for completion in batch { state.running.remove(Claimed(id: completion.job.id, leaseID: completion.job.leaseID)) }
+            for completion in batch { state.running[Claimed(id: completion.job.id, leaseID: completion.job.leaseID)] = nil }
         }
     }
 
@@ -329,7 +359,9 @@ public final class QueueConsumer: Sendable {
         while !isStopping {
             let jobs: [Job]
             do {
-                jobs = try await claim(limit: configuration.batchSize)
+                // No exclusion: a batch's ack and work share one transaction conditioned on
+                // the lease, so a job claimed again elsewhere is skipped by the old batch.
+                jobs = try await claim(limit: configuration.batchSize, excludingUnsettled: false)
                 failures = 0
             } catch {
                 await pauseAfterError(error, attempt: &failures)
@@ -395,7 +427,7 @@ public final class QueueConsumer: Sendable {
         if !owned.isEmpty {
             counters.handlerSeconds.observe((ContinuousClock.now - started).secondsDouble / Double(owned.count), counters.labels)
         }
-        state.withLock { state in for job in jobs { state.running.remove(Claimed(id: job.id, leaseID: job.leaseID)) } }
+        state.withLock { state in for job in jobs { state.running[Claimed(id: job.id, leaseID: job.leaseID)] = nil } }
     }
 
     // MARK: Leases and hand-back
@@ -408,11 +440,11 @@ public final class QueueConsumer: Sendable {
         } catch {
             logger.warning("cannot hand jobs back; they return when their lease ends", ["count": String(jobs.count)])
         }
-        state.withLock { state in for job in jobs { state.running.remove(Claimed(id: job.id, leaseID: job.leaseID)) } }
+        state.withLock { state in for job in jobs { state.running[Claimed(id: job.id, leaseID: job.leaseID)] = nil } }
     }
 
     private func handBackUnsettled() async {
-        let claimed = state.withLock { Array($0.running) }
+        let claimed = state.withLock { Array($0.running.keys) }
         guard !claimed.isEmpty else { return }
         do {
             try await bookkeeping.query(QueueSQL.release(ids: claimed.map(\.id), leases: claimed.map(\.leaseID)))
@@ -423,6 +455,10 @@ public final class QueueConsumer: Sendable {
         state.withLock { $0.running.removeAll() }
     }
 
+    /// Every third of the lease: extends the leases of the jobs held here and moves their
+    /// deadlines on; a job whose lease was not renewed has its deadline marked lost, so its
+    /// handler stops at its point of no return. (When the statement fails, deadlines simply
+    /// stay where they are and run out.)
     private func extendLeasesPeriodically() async {
         let interval = configuration.leaseDuration / 3
         while !Task.isCancelled {
@@ -430,9 +466,20 @@ public final class QueueConsumer: Sendable {
             if Task.isCancelled { return }
             let claimed = state.withLock { Array($0.running) }
             guard !claimed.isEmpty else { continue }
-            _ = try? await bookkeeping.query(QueueSQL.extendLeases(
-                ids: claimed.map(\.id), leases: claimed.map(\.leaseID), leaseMilliseconds: configuration.leaseDuration.milliseconds
-            ))
+            let sent = ContinuousClock.now
+            guard let rows = try? await bookkeeping.query(QueueSQL.extendLeases(
+                ids: claimed.map(\.key.id), leases: claimed.map(\.key.leaseID), leaseMilliseconds: configuration.leaseDuration.milliseconds
+            )), let renewed = try? Set(rows.map { Claimed(id: try $0.decode("id"), leaseID: try $0.decode("lease_id")) })
+            else { continue }
+            let until = configuration.deadline(sentAt: sent)
+            for (claim, deadline) in claimed {
+                if renewed.contains(claim) { deadline.renew(until: until) } else { deadline.markLost() }
+            }
+            // Settled meanwhile (acked, handed back) is not lost: count only the ones still held.
+            let lost = state.withLock { state in claimed.filter { state.running[$0.key] != nil && !renewed.contains($0.key) }.count }
+            if lost > 0 {
+                logger.warning("leases not renewed (run out or taken over); their handlers stop at their point of no return", ["count": String(lost)])
+            }
         }
     }
 
@@ -473,7 +520,7 @@ struct ConsumerMetrics: Sendable {
         done = registry.counter("amtsweg_queue_jobs_done_total", help: "Jobs completed")
         retried = registry.counter("amtsweg_queue_jobs_retried_total", help: "Job attempts that failed and were scheduled again")
         dead = registry.counter("amtsweg_queue_jobs_dead_total", help: "Jobs moved to the dead letters")
-        leaseLost = registry.counter("amtsweg_queue_leases_lost_total", help: "Jobs whose lease expired before their ack (they run again elsewhere)")
+        leaseLost = registry.counter("amtsweg_queue_leases_lost_total", help: "Jobs whose lease was lost before their ack or their point of no return (they run again elsewhere)")
         handlerSeconds = registry.histogram("amtsweg_queue_handler_seconds", help: "Time a handler took per job")
     }
 }

@@ -58,12 +58,13 @@ enum QueueSQL {
         """
 
     /// Claims up to `limit` ready jobs under a new lease (the database clock judges readiness and
-    /// the lease's end).
-    static func claim(queue: QueueName, limit: Int, leaseID: UUID, consumer: String, leaseMilliseconds: Int64) -> SQLQuery {
+    /// the lease's end). Never a job in `excluding`: ids this process still holds unsettled, whose
+    /// lease may have run out while their handler still runs here.
+    static func claim(queue: QueueName, limit: Int, leaseID: UUID, consumer: String, leaseMilliseconds: Int64, excluding: [Int64]) -> SQLQuery {
         """
         WITH ready AS (
             SELECT id FROM queue_jobs
-            WHERE queue = \(queue.rawValue) AND run_at <= now()
+            WHERE queue = \(queue.rawValue) AND run_at <= now() AND id <> ALL(\(excluding)::bigint[])
             ORDER BY priority DESC, run_at, id
             LIMIT \(limit)
             FOR UPDATE SKIP LOCKED
@@ -119,13 +120,16 @@ enum QueueSQL {
         """
     }
 
-    /// Extends the leases of jobs still running.
+    /// Extends the leases of jobs still running; returns the ones it renewed. A lease that ran out
+    /// (by the database's clock) is not renewed even while no one else took the job: the holder's
+    /// local deadline passed with it, so it has stopped acting on the job.
     static func extendLeases(ids: [Int64], leases: [UUID], leaseMilliseconds: Int64) -> SQLQuery {
         """
         UPDATE queue_jobs AS j
         SET run_at = now() + \(leaseMilliseconds)::bigint * interval '1 millisecond'
         FROM unnest(\(ids)::bigint[], \(leases)::uuid[]) AS r(id, lease_id)
-        WHERE j.id = r.id AND j.lease_id = r.lease_id
+        WHERE j.id = r.id AND j.lease_id = r.lease_id AND j.run_at > now()
+        RETURNING j.id, j.lease_id
         """
     }
 

@@ -1,4 +1,5 @@
 import Digest
+import Lease
 import Threads
 import Synchronization
 #if canImport(Glibc)
@@ -36,16 +37,16 @@ public final class FileSpoolTransport: MailTransport {
         "\(directory)/\(SHA256.hexDigest(message.messageID.utf8)).eml"
     }
 
-    public func send(_ message: MailMessage) async throws(MailDeliveryError) {
+    public func send(_ message: MailMessage, before deadline: LeaseDeadline?) async throws(MailDeliveryError) {
         let data: [UInt8]
         do { data = try message.rendered() } catch {
             throw MailDeliveryError(kind: .permanent, reason: "message cannot be rendered: \(error.message)")
         }
         let target = path(for: message)
         let temporary = "\(directory)/.tmp-\(getpid())-\(counter.add(1, ordering: .relaxed).newValue)"
-        let outcome = await workers.run { _ in Self.writeFile(data, temporary: temporary, target: target) }
+        let outcome = await workers.run { _ in Self.writeFile(data, temporary: temporary, target: target, deadline: deadline) }
         guard let outcome else { throw MailDeliveryError(kind: .transient, reason: "spool transport is shut down") }
-        if let reason = outcome { throw MailDeliveryError(kind: .transient, reason: reason) }
+        if let failure = outcome { throw failure }
     }
 
     public func shutdown() { workers.stop() }
@@ -53,10 +54,11 @@ public final class FileSpoolTransport: MailTransport {
     /// Dropping the transport ends its threads once queued sends are done.
     deinit { shutdown() }
 
-    /// nil when written, otherwise why not.
-    private static func writeFile(_ data: [UInt8], temporary: String, target: String) -> String? {
+    /// nil when written, otherwise why not. The rename is the point of no return.
+    private static func writeFile(_ data: [UInt8], temporary: String, target: String, deadline: LeaseDeadline?) -> MailDeliveryError? {
+        func failed(_ reason: String) -> MailDeliveryError { MailDeliveryError(kind: .transient, reason: reason) }
         let fd = open(temporary, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0o640)
-        guard fd >= 0 else { return .some("cannot create \(temporary): \(String(cString: strerror(errno)))") }
+        guard fd >= 0 else { return failed("cannot create \(temporary): \(String(cString: strerror(errno)))") }
         var written = 0
         while written < data.count {
             let n = data.withUnsafeBytes { Glibc.write(fd, $0.baseAddress! + written, data.count - written) }
@@ -65,18 +67,22 @@ public final class FileSpoolTransport: MailTransport {
                 let reason = "cannot write \(temporary): \(String(cString: strerror(errno)))"
                 close(fd)
                 unlink(temporary)
-                return reason
+                return failed(reason)
             }
             written += n
         }
         if fsync(fd) != 0 || close(fd) != 0 {
             unlink(temporary)
-            return "cannot sync \(temporary)"
+            return failed("cannot sync \(temporary)")
+        }
+        if deadline?.hasPassed == true {
+            unlink(temporary)
+            return MailDeliveryError(kind: .leaseLost, reason: "the job's lease was lost before the message was spooled; not written")
         }
         guard rename(temporary, target) == 0 else {
             let reason = "cannot rename into \(target): \(String(cString: strerror(errno)))"
             unlink(temporary)
-            return reason
+            return failed(reason)
         }
         return nil
     }

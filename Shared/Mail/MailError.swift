@@ -22,11 +22,12 @@ public struct MailError: Error, Sendable, Equatable, CustomStringConvertible {
 }
 
 /// Sending failed. `transient` failures are worth retrying (connection errors, timeouts,
-/// SMTP 4xx); `permanent` ones are not (SMTP 5xx for the sender, a recipient or the message).
+/// SMTP 4xx); `permanent` ones are not (SMTP 5xx for the sender, a recipient or the message);
+/// `leaseLost`: the send's deadline passed before its point of no return and nothing was sent.
 ///
 /// `reason` holds libcurl's error text and the server's reply, never message content.
 public struct MailDeliveryError: Error, Sendable, Equatable, CustomStringConvertible {
-    public enum Kind: String, Sendable { case transient, permanent }
+    public enum Kind: String, Sendable { case transient, permanent, leaseLost = "lease_lost" }
 
     public var kind: Kind
     /// The SMTP reply code, when the server answered.

@@ -1,5 +1,6 @@
 import Threads
 import CCurlShim
+import Lease
 import Synchronization
 #if canImport(Glibc)
 import Glibc
@@ -14,7 +15,9 @@ import Darwin
 ///
 /// Failures: no connection, timeouts, TLS or AUTH problems and SMTP 4xx replies are transient;
 /// a 5xx reply to the sender, a recipient or the message is permanent and carries the
-/// server's reply text.
+/// server's reply text. A send with a deadline that passes before the end of DATA is aborted
+/// there (from libcurl's read callback: cancelling the task would not stop the blocking call) and
+/// throws `.leaseLost`; the server never accepts that message.
 public final class SMTPTransport: MailTransport {
     public let configuration: SMTPConfiguration
     private let workers: WorkerThreads<CurlSession>
@@ -43,14 +46,14 @@ public final class SMTPTransport: MailTransport {
     /// Messages the server accepted.
     public var messagesSent: Int { sent.load(ordering: .relaxed) }
 
-    public func send(_ message: MailMessage) async throws(MailDeliveryError) {
+    public func send(_ message: MailMessage, before deadline: LeaseDeadline?) async throws(MailDeliveryError) {
         let data: [UInt8]
         do { data = try message.rendered() } catch {
             throw MailDeliveryError(kind: .permanent, reason: "message cannot be rendered: \(error.message)")
         }
         let sender = message.envelopeSender
         let recipients = message.recipients
-        let outcome = await workers.run { session in session.send(from: sender, to: recipients, data: data) }
+        let outcome = await workers.run { session in session.send(from: sender, to: recipients, data: data, before: deadline) }
         guard let outcome else {
             throw MailDeliveryError(kind: .transient, reason: "SMTP transport is shut down")
         }
@@ -106,22 +109,29 @@ private final class CurlSession {
         handle = nil
     }
 
-    func send(from sender: String, to recipients: [String], data: [UInt8]) -> SendOutcome {
+    func send(from sender: String, to recipients: [String], data: [UInt8], before deadline: LeaseDeadline?) -> SendOutcome {
         if let configureError { return SendOutcome(error: configureError, connectionsOpened: 0) }
+        if deadline?.hasPassed == true { return SendOutcome(error: Self.leaseLost, connectionsOpened: 0) }
         var result = amtsweg_smtp_result_t()
         let cRecipients: [UnsafePointer<CChar>?] = recipients.map { UnsafePointer(strdup($0)) }
         defer { cRecipients.forEach { free(UnsafeMutablePointer(mutating: $0)) } }
-        let code = data.withUnsafeBufferPointer { bytes in
-            cRecipients.withUnsafeBufferPointer { list in
-                bytes.baseAddress!.withMemoryRebound(to: CChar.self, capacity: bytes.count) { pointer in
-                    amtsweg_smtp_send(handle, sender, list.baseAddress, list.count, pointer, bytes.count, &result)
+        func send(_ stop: amtsweg_smtp_stop_t?, _ context: UnsafeMutableRawPointer?) -> Int32 {
+            data.withUnsafeBufferPointer { bytes in
+                cRecipients.withUnsafeBufferPointer { list in
+                    bytes.baseAddress!.withMemoryRebound(to: CChar.self, capacity: bytes.count) { pointer in
+                        amtsweg_smtp_send(handle, sender, list.baseAddress, list.count, pointer, bytes.count, stop, context, &result)
+                    }
                 }
             }
         }
+        let code = deadline.map { deadline in deadline.withCContext { send(LeaseDeadline.cCheck, $0) } } ?? send(nil, nil)
         let opened = Int(result.connects_opened)
         guard code != 0 else { return SendOutcome(error: nil, connectionsOpened: opened) }
+        if result.stopped != 0 { return SendOutcome(error: Self.leaseLost, connectionsOpened: opened) }
         return SendOutcome(error: Self.classify(result), connectionsOpened: opened)
     }
+
+    static let leaseLost = MailDeliveryError(kind: .leaseLost, reason: "the job's lease was lost before the end of DATA; the message was not sent")
 
     // CURLcode values used below (stable across libcurl 7 and 8).
     private static let useSSLFailed: Int32 = 64

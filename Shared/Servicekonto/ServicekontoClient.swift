@@ -1,5 +1,6 @@
 import FoundationEssentials
 import HTTPClient
+import Lease
 
 /// Why a call to the postbox did not succeed.
 public struct PostboxError: Error, Sendable, CustomStringConvertible {
@@ -8,6 +9,8 @@ public struct PostboxError: Error, Sendable, CustomStringConvertible {
         case transient
         /// Any other 4xx: this request will never succeed.
         case permanent
+        /// The call's deadline passed before the request was sent: it was not sent.
+        case leaseLost
     }
 
     public var kind: Kind
@@ -61,14 +64,14 @@ public final class ServicekontoClient: Sendable {
 
     public func shutdown() { http.shutdown() }
 
-    /// `POST /messages`.
-    public func deliver(_ message: PostboxMessage) async throws(PostboxError) -> PostboxReceipt {
-        try await postJSON("/messages", message)
+    /// `POST /messages`; not sent once `deadline` has passed (`.leaseLost`).
+    public func deliver(_ message: PostboxMessage, before deadline: LeaseDeadline? = nil) async throws(PostboxError) -> PostboxReceipt {
+        try await postJSON("/messages", message, before: deadline)
     }
 
-    /// `POST /status`.
-    public func deliver(_ status: PostboxStatusUpdate) async throws(PostboxError) -> PostboxReceipt {
-        try await postJSON("/status", status)
+    /// `POST /status`; not sent once `deadline` has passed (`.leaseLost`).
+    public func deliver(_ status: PostboxStatusUpdate, before deadline: LeaseDeadline? = nil) async throws(PostboxError) -> PostboxReceipt {
+        try await postJSON("/status", status, before: deadline)
     }
 
     /// `GET /replies?after=<cursor>&limit=<limit>`.
@@ -84,7 +87,7 @@ public final class ServicekontoClient: Sendable {
         }
     }
 
-    private func postJSON<Body: Encodable>(_ path: String, _ value: Body) async throws(PostboxError) -> PostboxReceipt {
+    private func postJSON<Body: Encodable>(_ path: String, _ value: Body, before deadline: LeaseDeadline?) async throws(PostboxError) -> PostboxReceipt {
         let body: [UInt8]
         do {
             let encoder = JSONEncoder()
@@ -93,7 +96,7 @@ public final class ServicekontoClient: Sendable {
         } catch {
             throw PostboxError(kind: .permanent, reason: "request cannot be encoded as JSON")
         }
-        let response = try await call(.post, path, body: body)
+        let response = try await call(.post, path, body: body, before: deadline)
         guard response.status == 200 || response.status == 201 else { throw Self.failure(response, call: "POST \(path)") }
         do {
             return try JSONDecoder().decode(PostboxReceipt.self, from: Data(response.body))
@@ -103,7 +106,7 @@ public final class ServicekontoClient: Sendable {
         }
     }
 
-    private func call(_ method: HTTPRequestMethod, _ path: String, body: [UInt8]?) async throws(PostboxError) -> HTTPClientResponse {
+    private func call(_ method: HTTPRequestMethod, _ path: String, body: [UInt8]?, before deadline: LeaseDeadline? = nil) async throws(PostboxError) -> HTTPClientResponse {
         let url = configuration.baseURL + path
         var retriedAfter401 = false
         while true {
@@ -118,7 +121,9 @@ public final class ServicekontoClient: Sendable {
             }
             let response: HTTPClientResponse
             do {
-                response = try await http.send(method, url, headers: headers, body: body)
+                response = try await http.send(method, url, headers: headers, body: body, before: deadline)
+            } catch where error.kind == .leaseLost {
+                throw PostboxError(kind: .leaseLost, reason: "\(method.rawValue) \(path): \(error.message)")
             } catch {
                 throw PostboxError(kind: .transient, reason: "\(method.rawValue) \(path.prefix(while: { $0 != "?" })): \(error.message)")
             }

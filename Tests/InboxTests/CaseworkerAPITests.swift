@@ -1,7 +1,9 @@
 import Administration
 import Foundation
 import Domain
+import JobQueue
 import Postgres
+import Synchronization
 import Testing
 import TestSupport
 
@@ -224,11 +226,24 @@ struct CaseworkerAPITests {
         try await InboxHarness.with { h in
             let id = try await h.makeApplication(area: h.north, postbox: nil)
             let base = "/v1/applications/\(id.uuidString.lowercased())"
+            // What the inboxes' long-polls listen to: each area's wake channel, naming the application.
+            let north = WakeChannel.inbox(area: h.north), south = WakeChannel.inbox(area: h.south)
+            let woken = Mutex<[String: Int]>([:])
+            let events = try await h.listener.subscribe(to: [north, south])
+            let listening = Task {
+                for await event in events {
+                    if case .notification(let channel, let payload) = event, payload == id.uuidString.lowercased() {
+                        woken.withLock { $0[channel, default: 0] += 1 }
+                    }
+                }
+            }
+            defer { listening.cancel() }
             #expect(try await h.post("\(base)/claim", as: h.cw1, ifMatch: 1).status == 200)
             #expect(try await h.post("\(base)/release", as: h.cw2, ifMatch: 2).status == 409)
             let released = try await h.post("\(base)/release", as: h.cw1, ifMatch: 2)
             #expect(released.status == 200)
             #expect(released.json["claimed_by"] is NSNull)
+            #expect(await eventually(timeout: .seconds(5)) { woken.withLock { $0[north] ?? 0 } >= 2 }, "claim and release wake north")
             let badArea = try await h.post("\(base)/forward", as: h.cw1, json: ["area_id": h.areaB.uuidString.lowercased()], ifMatch: 3)
             #expect(badArea.status == 422)
             // An area of another service of the same tenant cannot take a parking application.
@@ -238,8 +253,13 @@ struct CaseworkerAPITests {
             let otherService = try await h.post("\(base)/forward", as: h.cw1, json: ["area_id": taxOffice.id.uuidString.lowercased()], ifMatch: 3)
             #expect(otherService.status == 422)
             #expect((otherService.json["errors"] as? [[String: Any]])?.first?["code"] as? String == "area-of-another-service", "\(otherService)")
+            let before = woken.withLock { $0 }
+            #expect(before[south] == nil, "nothing so far concerned south")
             let forwarded = try await h.post("\(base)/forward", as: h.cw1, json: ["area_id": h.south.uuidString.lowercased(), "note": "Zuständigkeit Süd"], ifMatch: 3)
             #expect(forwarded.status == 200)
+            // Both areas' inboxes are woken: north loses the application, south gets it.
+            #expect(await eventually(timeout: .seconds(5)) { woken.withLock { $0[north] ?? 0 } > before[north] ?? 0 }, "forward wakes the old area")
+            #expect(await eventually(timeout: .seconds(5)) { woken.withLock { $0[south] ?? 0 } >= 1 }, "forward wakes the new area")
             #expect(forwarded.json["area_id"] as? String == h.south.uuidString.lowercased())
             #expect(try await h.get(base, as: h.cw1).status == 404, "no longer in north's view")
             #expect(try await h.get(base, as: h.cw3).status == 200)

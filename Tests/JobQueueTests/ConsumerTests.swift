@@ -1,6 +1,7 @@
 import Foundation
 import HTTPTestSupport
 import JobQueue
+import Lease
 import Logging
 import Metrics
 import Postgres
@@ -167,25 +168,59 @@ import TestSupport
         try await db.fill(queue, count: 10, on: .notifyEmail)
         let finished = SharedCounter()
         let started = SharedCounter()
+        // The first four jobs (n = 0…3) are claimed; the odd ones outlast the 1 s deadline.
         let consumer = RunningConsumer(QueueConsumer(
             pool: db.pool, listener: nil,
-            configuration: ConsumerConfiguration(queue: .notifyEmail, batchSize: 10, concurrency: 4, shutdownDeadline: .seconds(5)),
-            handler: .effects(ClosureJobHandler { _ in
+            configuration: ConsumerConfiguration(queue: .notifyEmail, batchSize: 10, concurrency: 4, shutdownDeadline: .seconds(1)),
+            handler: .effects(ClosureJobHandler { job in
                 started.add()
-                try await Task.sleep(for: .milliseconds(300))
+                let n = try job.decodePayload(as: Ping.self).n
+                try await Task.sleep(for: n % 2 == 0 ? .milliseconds(300) : .seconds(30))
                 finished.add()
             }), logger: db.logger
         ))
         #expect(await eventually { started.current == 4 })
         await consumer.stop()
-        // The four running jobs finished and were acked; nothing else was started.
-        #expect(finished.current == 4)
+        // Two finished within the deadline and were acked; nothing else was started.
+        #expect(finished.current == 2)
         #expect(started.current == 4)
-        #expect(try await db.jobCount(.notifyEmail) == 6)
+        #expect(try await db.jobCount(.notifyEmail) == 8)
+        // The two stragglers were handed back: no lease, their attempt not counted.
+        let stragglers = try await db.pool.query("SELECT payload->>'n' AS n, lease_id IS NULL AS free, attempts FROM queue_jobs WHERE payload->>'n' IN ('1', '3')")
+        #expect(stragglers.count == 2)
+        for row in stragglers {
+            let n = try row.decode("n", as: String.self)
+            #expect(try row.decode("free", as: Bool.self), "job \(n) still leased")
+            #expect(try row.decode("attempts", as: Int.self) == 0, "job \(n)'s attempt counted")
+        }
         let leased = try await db.scalar("SELECT count(*)::int FROM queue_jobs WHERE lease_id IS NOT NULL", as: Int.self)
         #expect(leased == 0)
         let attempts = try await db.scalar("SELECT coalesce(sum(attempts), 0)::int FROM queue_jobs", as: Int.self)
         #expect(attempts == 0)
+    }
+
+    @Test func aJobWhoseLeaseRanOutWhileItRunsIsNotStartedAgainInTheSameProcess() async throws {
+        let db = try await TestDatabase.make()
+        let queue = db.makeQueue()
+        try await db.fill(queue, count: 1, on: .notifyEmail)
+        let starts = SharedCounter()
+        let released = Atomic<Bool>(false)
+        let consumer = RunningConsumer(QueueConsumer(
+            pool: db.pool, listener: nil,
+            configuration: ConsumerConfiguration(queue: .notifyEmail, concurrency: 4, leaseDuration: .seconds(30), pollInterval: .milliseconds(50)),
+            handler: .effects(ClosureJobHandler { _ in
+                starts.add()
+                while !released.load(ordering: .relaxed) { try? await Task.sleep(for: .milliseconds(10)) }
+            }), logger: db.logger
+        ))
+        #expect(await eventually { starts.current == 1 })
+        // As after a freeze of the whole process: the lease ran out by the database's clock and
+        // nobody else took the job, while its handler still runs here.
+        try await db.pool.query("UPDATE queue_jobs SET run_at = now() - interval '1 second'")
+        try await Task.sleep(for: .milliseconds(500))  // ten polls with free capacity
+        #expect(starts.current == 1, "a second handler started for a job id still running in the process")
+        released.store(true, ordering: .relaxed)
+        await consumer.stop()
     }
 
     @Test func consumersAndPoolRecoverFromARestartWithNoJobLostOrRunTwice() async throws {
@@ -287,5 +322,44 @@ final class StartTimes: Sendable {
         await consumer.stop()
         // The job is still there, held by the other consumer.
         #expect(try await db.scalar("SELECT leased_by FROM queue_jobs WHERE id = \(id)", as: String.self) == "other")
+    }
+
+    @Test func aRunningHandlersDeadlineMovesOnWithItsLeaseAndIsLostAtTheFirstExtensionAfterATakeOver() async throws {
+        let db = try await TestDatabase.make()
+        let queue = db.makeQueue()
+        let registry = MetricsRegistry()
+        let started = SharedCounter()
+        let lostAt = Mutex<ContinuousClock.Instant?>(nil)
+        // Lease 3 s: extended every 1 s, each renewal's deadline 2.7 s after it was sent.
+        let consumer = RunningConsumer(QueueConsumer(
+            pool: db.pool, listener: nil,
+            configuration: ConsumerConfiguration(queue: .notifyEmail, leaseDuration: .seconds(3), pollInterval: .milliseconds(50)),
+            handler: .effects(ClosureJobHandler { job in
+                started.add()
+                let until = ContinuousClock.now + .seconds(20)
+                while !job.deadline.hasPassed && ContinuousClock.now < until { try await Task.sleep(for: .milliseconds(10)) }
+                lostAt.withLock { $0 = .now }
+                throw LeaseLostError()
+            }), logger: db.logger, metrics: registry
+        ))
+        let id = try #require(try await queue.enqueue(try NewJob(queue: .notifyEmail, payload: Ping(n: 1))))
+        #expect(await eventually { started.current == 1 })
+        // Longer than the lease: the extensions keep moving the deadline on.
+        try await Task.sleep(for: .seconds(4))
+        #expect(lostAt.withLock { $0 } == nil, "the deadline passed while the lease was being extended")
+        // Another consumer takes the job over: the next extension (within 1 s) does not renew it.
+        try await db.pool.query("UPDATE queue_jobs SET lease_id = gen_random_uuid(), leased_by = 'other', run_at = now() + interval '1 minute' WHERE id = \(id)")
+        let takenOver = ContinuousClock.now
+        #expect(await eventually(timeout: .seconds(5)) { lostAt.withLock { $0 } != nil })
+        let noticed = try #require(lostAt.withLock { $0 }) - takenOver
+        // Not merely the deadline running out (at least 1.7 s after the take-over).
+        #expect(noticed < .milliseconds(1500), "noticed after \(noticed)")
+        #expect(await eventually { registry.counter("amtsweg_queue_leases_lost_total", help: "").value(["queue": "notify-email"]) == 1 })
+        await consumer.stop()
+        // Nothing written over the new owner's claim: no retry, no error, its lease intact.
+        let rows = try await db.pool.query("SELECT leased_by, last_error, run_at > now() AS leased FROM queue_jobs WHERE id = \(id)")
+        #expect(try rows.first?.decode("leased_by", as: String.self) == "other")
+        #expect(try rows.first?.decode("last_error", as: String?.self) == nil)
+        #expect(try rows.first?.decode("leased", as: Bool.self) == true)
     }
 }

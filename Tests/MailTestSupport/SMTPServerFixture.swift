@@ -62,6 +62,8 @@ public final class SMTPServer: @unchecked Sendable {
         public var rejectDomains: [String] = []
         /// Write `journal.jsonl` (one line per accepted message; see ``journal()``).
         public var journal = false
+        /// Seconds the server waits before answering each RCPT (0 = none).
+        public var rcptDelay: Double = 0
         /// Rewrite stats.json every this many seconds instead of on every event (0 = on every event).
         public var statsInterval: Double = 0
         public init() {}
@@ -106,6 +108,7 @@ public final class SMTPServer: @unchecked Sendable {
         if !options.save { arguments.append("--no-save") }
         for domain in options.rejectDomains { arguments += ["--reject-domain", domain] }
         if options.journal { arguments.append("--journal") }
+        if options.rcptDelay > 0 { arguments += ["--rcpt-delay", "\(options.rcptDelay)"] }
         if options.statsInterval > 0 { arguments += ["--stats-interval", "\(options.statsInterval)"] }
         let log = "\(spool)/server-\(UUID().uuidString).log"
         let pid = try spawn(arguments, outputPath: log)

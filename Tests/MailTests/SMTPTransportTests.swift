@@ -1,4 +1,5 @@
 import Foundation
+import Lease
 import Mail
 import MailTestSupport
 import Testing
@@ -45,6 +46,31 @@ import Testing
         #expect(parsed.only_crlf)
         #expect(parsed.ascii_only)
         #expect(parsed.max_line <= 76)
+    }
+
+    @Test func aSendWhoseDeadlinePassesMidDialogueIsAbortedBeforeTheEndOfData() async throws {
+        var options = SMTPServer.Options()
+        options.rcptDelay = 0.5
+        try await SMTPServer.with(options) { server in
+            let transport = try SMTPTransport(Self.configuration(server))
+            defer { transport.shutdown() }
+            // Live when the send starts; passes while the server takes its time over RCPT.
+            let deadline = LeaseDeadline(until: .now + .milliseconds(200))
+            let late = try Self.message(key: "late")
+            do throws(MailDeliveryError) {
+                try await transport.send(late, before: deadline)
+                Issue.record("a send past its deadline was accepted")
+            } catch {
+                #expect(error.kind == .leaseLost, "\(error)")
+            }
+            #expect(try server.messages().isEmpty)
+            #expect(try server.stats().messages == 0)
+            // The transport carries on with the next message.
+            try await transport.send(Self.message(key: "next"), before: LeaseDeadline(until: .now + .seconds(30)))
+            let files = try server.messages()
+            try #require(files.count == 1)
+            #expect(try await ParsedMessage.parse(files[0]).message_id == "<next@amtsweg.erkrath.de>")
+        }
     }
 
     @Test func plainSMTP() async throws {
@@ -304,6 +330,25 @@ import Testing
         let path = spool.path(for: message)
         #expect(FileManager.default.fileExists(atPath: path))
         SMTPTransportTests.checkReceived(try await ParsedMessage.parse(path))
+    }
+
+    @Test func aMessagePastItsDeadlineIsNotSpooled() async throws {
+        let directory = try makeTemporaryDirectory()
+        let transport = try FileSpoolTransport(directory: directory)
+        defer { transport.shutdown() }
+        let lost = LeaseDeadline(until: .now + .seconds(60))
+        lost.markLost()
+        let message = try SMTPTransportTests.message()
+        do throws(MailDeliveryError) {
+            try await transport.send(message, before: lost)
+            Issue.record("a message past its deadline was spooled")
+        } catch {
+            #expect(error.kind == .leaseLost)
+        }
+        // Neither the message nor its temporary file.
+        #expect(try FileManager.default.contentsOfDirectory(atPath: directory).isEmpty)
+        try await transport.send(message, before: LeaseDeadline(until: .now + .seconds(60)))
+        #expect(FileManager.default.fileExists(atPath: transport.path(for: message)))
     }
 
     @Test func unwritableFolderIsAConfigurationError() throws {

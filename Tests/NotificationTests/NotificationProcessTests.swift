@@ -9,13 +9,13 @@ import TestSupport
 
 /// The `notification` executable itself.
 @Suite struct NotificationProcessTests {
-    static func startService(_ harness: Harness, smtpURL: String, log: String) throws -> pid_t {
+    static func startService(_ harness: Harness, smtpURL: String, log: String, environment: [String: String] = [:]) throws -> pid_t {
         let executable = try builtProduct("notification")
         return try spawn([executable], outputPath: log, environment: [
             "DATABASE_URL": harness.db.url, "HTTP_HOST": "127.0.0.1", "HTTP_PORT": "0", "MIGRATE_ON_START": "false",
             "SMTP_URL": smtpURL, "SMTP_STARTTLS": "off", "SMTP_CONNECTIONS": "2", "SMTP_FROM": "noreply@erkrath.de",
             "PUBLIC_INBOX_URL": "https://inbox.erkrath.example", "NOTIFY_LEASE_SECONDS": "2", "LOG_LEVEL": "info",
-        ])
+        ].merging(environment) { $1 })
     }
 
     @Test func killedMidBurstEveryMailArrivesAtLeastOnceWithItsMessageID() async throws {

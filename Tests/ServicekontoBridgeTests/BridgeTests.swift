@@ -286,6 +286,41 @@ struct BridgeTests {
         await h.close()
     }
 
+    @Test func aDeliveryWhoseLeaseWasTakenOverWhileItWaitedIsNeverSent() async throws {
+        // Every POST takes 2 s, and the bridge has one connection: the second delivery waits.
+        let h = try await Harness.make(faults: FaultInjection(slowRate: 1, slowMilliseconds: 2000))
+        let fixture = try await h.seedTenant()
+        let apps = try await h.seedApplications(fixture, count: 2)
+        var messages: [UUID] = []
+        for app in apps { messages.append(try await h.queueMessage(fixture, application: app.id, mailbox: app.mailbox!, kind: "information")) }
+        var configuration = h.bridgeConfiguration(concurrency: 2)
+        configuration.client.http.connections = 1
+        configuration.leaseDuration = .milliseconds(1500)   // extended every 0.5 s
+        let bridge = h.startBridge(configuration)
+        #expect(try await eventually(timeout: .seconds(10)) {
+            let held = try await h.count("SELECT count(*)::int FROM queue_jobs WHERE queue = 'citizen-outbox' AND lease_id IS NOT NULL")
+            let atThePostbox = try await h.sandboxStatistics().slow
+            return held == 2 && atThePostbox == 1
+        })
+        // Another replica takes both jobs over while one request is at the postbox.
+        try await h.db.pool.query("""
+            UPDATE queue_jobs SET lease_id = gen_random_uuid(), leased_by = 'other', run_at = now() + interval '1 minute'
+            WHERE queue = 'citizen-outbox'
+            """)
+        // The one in flight answers after 2 s; the waiting one would have been answered by 4 s.
+        try await Task.sleep(for: .milliseconds(4500))
+        await bridge.stop()
+        let stats = try await h.sandboxStatistics()
+        #expect(stats.slow == 1, "a request was sent after its lease was lost")
+        #expect(stats.messagesStored == 1)
+        var states: [String] = []
+        for message in messages { states.append(try await h.messageState(message).deliveryState) }
+        #expect(states.sorted() == ["delivered", "queued"])
+        // The unsent one is left to its new owner: not marked failed.
+        #expect(try await h.count("SELECT count(*)::int FROM messages WHERE failure_reason IS NOT NULL") == 0)
+        await h.close()
+    }
+
     @Test func slowAnswersPastTheTimeoutAreRetriedUntilThePostboxRecovers() async throws {
         let h = try await Harness.make(faults: FaultInjection(slowRate: 1, slowMilliseconds: 3000))
         let fixture = try await h.seedTenant()

@@ -1,6 +1,7 @@
 import Foundation
 import HTTPClient
 import HTTPTestSupport
+import Lease
 import Testing
 import TestSupport
 
@@ -10,6 +11,7 @@ import TestSupport
 struct HTTPClientTLSTests {
     static let serverScript = #"""
     import http.server, ssl, sys, time, json
+    posts = 0
     class Handler(http.server.BaseHTTPRequestHandler):
         protocol_version = "HTTP/1.1"
         def log_message(self, *args): pass
@@ -24,10 +26,13 @@ struct HTTPClientTLSTests {
         def do_GET(self):
             if self.path == "/slow": time.sleep(3)
             if self.path == "/busy": return self.answer(429, "{}", [("Retry-After", "7")])
+            if self.path == "/posts": return self.answer(200, str(posts))
             peer = self.connection.getpeercert()
             subject = dict(x[0] for x in peer["subject"]) if peer else {}
             self.answer(200, json.dumps({"client": subject.get("commonName", "")}))
         def do_POST(self):
+            global posts
+            posts += 1
             length = int(self.headers.get("Content-Length", "0"))
             body = self.rfile.read(length)
             self.answer(201, json.dumps({"echo": body.decode(), "type": self.headers.get("Content-Type")}))
@@ -124,6 +129,26 @@ struct HTTPClientTLSTests {
         // 20 GETs to localhost on one connection, then one new connection to 127.0.0.1
         // (another host name), reused again for /busy.
         #expect(client.connectionsOpened == 2)
+    }
+
+    @Test func aRequestWhoseDeadlinePassedIsNotSent() async throws {
+        let server = try await Server.start()
+        defer { server.stop() }
+        let client = HTTPClient(HTTPClientConfiguration(
+            connections: 1, caFile: "\(server.directory)/server.pem",
+            clientCertificateFile: "\(server.directory)/client.pem", clientKeyFile: "\(server.directory)/client.key"))
+        defer { client.shutdown() }
+        let lost = LeaseDeadline(until: .now + .seconds(60))
+        lost.markLost()
+        do {
+            _ = try await client.send(.post, "https://localhost:\(server.port)/echo", body: Array("{}".utf8), before: lost)
+            Issue.record("a request past its deadline was sent")
+        } catch {
+            #expect(error.kind == .leaseLost, "\(error)")
+        }
+        let live = LeaseDeadline(until: .now + .seconds(60))
+        #expect(try await client.send(.post, "https://localhost:\(server.port)/echo", body: Array("{}".utf8), before: live).status == 201)
+        #expect(try await client.send(.get, "https://localhost:\(server.port)/posts").bodyText == "1")
     }
 
     @Test func refusesServersOutsideTheCABundleAndHandshakesWithoutAClientCertificate() async throws {

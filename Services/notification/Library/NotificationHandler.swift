@@ -1,5 +1,6 @@
 import FoundationEssentials
 import JobQueue
+import Lease
 import Logging
 import Mail
 import Metrics
@@ -17,7 +18,9 @@ import QueueContracts
 /// the applicant's data is never read. The `Message-ID` comes from the job, so a resend keeps it.
 ///
 /// Failures: SMTP 5xx → dead letter now with the server's reply; connection errors and 4xx →
-/// retry with the consumer's backoff; a malformed job → dead letter.
+/// retry with the consumer's backoff; a malformed job → dead letter. Past the job's deadline
+/// (``Job/deadline``) the message is withheld before the end of DATA and the job left to the
+/// consumer that holds it now.
 public struct NotificationHandler: JobHandler {
     let pool: PostgresPool
     let transport: any MailTransport
@@ -81,7 +84,10 @@ public struct NotificationHandler: JobHandler {
             throw JobFailure.permanent(reason: "cannot build the e-mail: \(error.message)")
         }
         do {
-            try await transport.send(message)
+            try await transport.send(message, before: job.deadline)
+        } catch where error.kind == .leaseLost {
+            jobLogger.info("e-mail withheld: the job's lease was lost before the end of DATA", ["attempt": String(job.attempt)])
+            throw LeaseLostError()
         } catch {
             failed.increment(["kind": error.kind.rawValue])
             jobLogger.warning("e-mail not delivered", ["failure": error.kind.rawValue, "reason": error.reason, "attempt": String(job.attempt)])

@@ -2,6 +2,7 @@ import ApplicationLifecycle
 import Domain
 import FoundationEssentials
 import JobQueue
+import Lease
 import Logging
 import Metrics
 import Postgres
@@ -93,13 +94,16 @@ public struct OutboxHandler: JobHandler {
         do {
             let receipt: PostboxReceipt
             if message.kind == "status" {
-                receipt = try await client.deliver(try statusUpdate(message))
+                receipt = try await client.deliver(try statusUpdate(message), before: job.deadline)
             } else {
-                receipt = try await client.deliver(try await postboxMessage(message))
+                receipt = try await client.deliver(try await postboxMessage(message), before: job.deadline)
             }
             try await markDelivered(message, receipt: receipt)
         } catch let error as PostboxError {
             switch error.kind {
+            case .leaseLost:
+                // Not sent; the job is someone else's now: record nothing on the message.
+                throw LeaseLostError()
             case .permanent:
                 try await markFailed(message, reason: error.reason)
                 throw JobFailure.permanent(reason: error.reason)

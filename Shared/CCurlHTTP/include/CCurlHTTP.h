@@ -14,6 +14,10 @@ extern "C" {
 /// One libcurl easy handle plus the response buffer its write callback fills.
 typedef struct amtsweg_http amtsweg_http_t;
 
+/// Asked once the connection is ready, right before the request is sent: nonzero aborts it
+/// unsent (CURLOPT_PREREQFUNCTION).
+typedef int (*amtsweg_http_stop_t)(void *context);
+
 /// What one request did.
 typedef struct {
     /// The `CURLcode` (0 = a response was received, whatever its status).
@@ -28,6 +32,8 @@ typedef struct {
     int body_truncated;
     /// libcurl's error buffer.
     char error[256];
+    /// 1 when `stop` answered nonzero and the request was not sent.
+    int stopped;
 } amtsweg_http_result_t;
 
 /// `curl_global_init(CURL_GLOBAL_DEFAULT)`; call once before any thread makes a handle.
@@ -50,10 +56,12 @@ int amtsweg_http_configure(amtsweg_http_t *http, const char *ca_file, const char
                            const char *key_file, long connect_timeout_ms, long timeout_ms);
 
 /// One request. `method` is "GET", "POST", …; `headers` are complete "Name: value" lines;
-/// `body` may be NULL (no body). Returns `result->curl_code`.
+/// `body` may be NULL (no body). `stop` (may be NULL) is called with `stop_context`, see
+/// `amtsweg_http_stop_t`. Returns `result->curl_code`.
 int amtsweg_http_perform(amtsweg_http_t *http, const char *method, const char *url,
                          const char *const *headers, size_t header_count,
-                         const char *body, size_t body_length, amtsweg_http_result_t *result);
+                         const char *body, size_t body_length,
+                         amtsweg_http_stop_t stop, void *stop_context, amtsweg_http_result_t *result);
 
 /// The body of the last response (valid until the next perform or free).
 const unsigned char *amtsweg_http_body(const amtsweg_http_t *http, size_t *length);

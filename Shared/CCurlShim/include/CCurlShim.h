@@ -15,6 +15,10 @@ extern "C" {
 /// One libcurl easy handle plus the buffers its callbacks write to.
 typedef struct amtsweg_smtp amtsweg_smtp_t;
 
+/// Asked before each piece of message data is handed to libcurl, the last time right before the
+/// end of DATA: nonzero aborts the transfer, so the server never accepts the message.
+typedef int (*amtsweg_smtp_stop_t)(void *context);
+
 /// What one send did. Strings are NUL-terminated and never contain message content.
 typedef struct {
     /// The `CURLcode` (0 = sent).
@@ -28,6 +32,8 @@ typedef struct {
     /// The server's first 4xx/5xx reply of this send, else its last reply; all its lines,
     /// control characters replaced by spaces.
     char reply[512];
+    /// 1 when `stop` answered nonzero and the transfer was aborted before the end of DATA.
+    int stopped;
 } amtsweg_smtp_result_t;
 
 /// `curl_global_init(CURL_GLOBAL_DEFAULT)`; call once before any thread makes a handle.
@@ -51,10 +57,11 @@ int amtsweg_smtp_configure(amtsweg_smtp_t *smtp, const char *url, const char *us
 
 /// Sends one message: envelope sender `mail_from` (bare address), `rcpt_count` recipients
 /// (bare addresses), and `data`/`length` as the message (CRLF lines; libcurl dot-stuffs).
-/// Returns `result->curl_code`.
+/// `stop` (may be NULL) is called with `stop_context` from the read callback, see
+/// `amtsweg_smtp_stop_t`. Returns `result->curl_code`.
 int amtsweg_smtp_send(amtsweg_smtp_t *smtp, const char *mail_from, const char *const *rcpts,
                       size_t rcpt_count, const char *data, size_t length,
-                      amtsweg_smtp_result_t *result);
+                      amtsweg_smtp_stop_t stop, void *stop_context, amtsweg_smtp_result_t *result);
 
 #ifdef __cplusplus
 }

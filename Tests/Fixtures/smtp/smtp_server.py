@@ -16,6 +16,8 @@ Options:
   --no-save             count only (benchmark sink)
   --reject-domain D     answer RCPT to addresses at domain D with 550 (repeatable): a
                         permanent fault for one recipient while the others are accepted
+  --rcpt-delay S        wait S seconds before answering each RCPT (a slow server: a client is
+                        mid-dialogue most of the time, e.g. when a test freezes it)
   --journal             append one JSON line per accepted message to <spool>/journal.jsonl:
                         {"time": epoch seconds, "message_id", "subject", "to"} (end-to-end tests
                         and the system benchmark read receipt times from it)
@@ -70,6 +72,8 @@ class Handler:
         return responses
 
     async def handle_RCPT(self, server, session, envelope, address, rcpt_options):
+        if self.args.rcpt_delay > 0:
+            await asyncio.sleep(self.args.rcpt_delay)
         domain = address.rsplit("@", 1)[-1].lower()
         if self.args.fail_perm or domain in self.args.reject_domain:
             self.stats.rcpt_rejected += 1
@@ -138,6 +142,7 @@ async def main():
     parser.add_argument("--no-save", action="store_true")
     parser.add_argument("--reject-domain", action="append", default=[], type=str.lower)
     parser.add_argument("--journal", action="store_true")
+    parser.add_argument("--rcpt-delay", type=float, default=0)
     parser.add_argument("--stats-interval", type=float, default=0)
     args = parser.parse_args()
     os.makedirs(args.spool, exist_ok=True)
