@@ -15,7 +15,14 @@ import TestSupport
 
     @Test func thePoolSizeHasOneDocumentedRangeAndTheServicesDefault() throws {
         #expect(DatabaseSettings.poolSizeRange == 2...500)
-        #expect(try DatabaseSettings(environment: Environment([:]), defaultPoolSize: 16) == .init(poolSize: 16, migrateOnStart: true))
+        // Without the owner's URL a service does not migrate; with it, it does by default.
+        #expect(try DatabaseSettings(environment: Environment([:]), defaultPoolSize: 16) == .init(poolSize: 16, migrateOnStart: false))
+        let owner = "postgresql://amtsweg@/amtsweg"
+        #expect(try DatabaseSettings(environment: Environment(["MIGRATION_DATABASE_URL": owner]), defaultPoolSize: 16)
+            == .init(poolSize: 16, migrateOnStart: true, migration: .init(databaseURL: owner)))
+        let role = try DatabaseSettings(environment: Environment(["DATABASE_SERVICE_ROLE": "svc_2"]), defaultPoolSize: 16).migration.serviceRole
+        #expect(role.name == "svc_2")
+        #expect(throws: ConfigurationError.self) { try DatabaseSettings(environment: Environment(["DATABASE_SERVICE_ROLE": "Svc; DROP"]), defaultPoolSize: 8) }
         let edges = try DatabaseSettings(environment: Environment(["DATABASE_POOL_SIZE": "2", "MIGRATE_ON_START": "false"]), defaultPoolSize: 8)
         #expect(edges.poolSize == 2 && !edges.migrateOnStart)
         #expect(try DatabaseSettings(environment: Environment(["DATABASE_POOL_SIZE": "500"]), defaultPoolSize: 8).poolSize == 500)
