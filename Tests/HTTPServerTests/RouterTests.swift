@@ -31,6 +31,7 @@ import Testing
             let claim = try context.decodeJSON(Claim.self)
             return try .json(claim, status: .created)
         }
+        router.get("/correlation") { context in .text("ours \(context.requestID) theirs \(context.request.clientRequestID ?? "-")") }
         router.get("/boom") { _ in throw Boom() }
         router.get("/conflict") { _ in
             throw HTTPError.conflict(code: "already-claimed", detail: "Claimed by someone else.", extensions: ["current_state": "in_progress"])
@@ -107,14 +108,20 @@ import Testing
         }
     }
 
-    @Test func saneRequestIDIsKeptAndInsaneOneReplaced() async throws {
+    /// Our request id is always our own (it is what the audit log records); a sane id the client
+    /// sent is kept beside it as the client's correlation id, an insane one dropped.
+    @Test func theRequestIDIsOursAndTheClientsSaneIDIsKeptBesideIt() async throws {
         try await withServer(router: Self.router) { port in
-            let kept = try await get(port, "/items/1", headers: "X-Request-Id: abc-123.def:9\r\n")
-            #expect(kept.header("X-Request-Id") == "abc-123.def:9")
-            let replaced = try await get(port, "/items/1", headers: "X-Request-Id: <script>\r\n")
+            let kept = try await get(port, "/correlation", headers: "X-Request-Id: abc-123.def:9\r\n")
+            let ours = try #require(kept.header("X-Request-Id"))
+            #expect(ours.count == 32 && ours != "abc-123.def:9")
+            #expect(kept.bodyText == "ours \(ours) theirs abc-123.def:9")
+            let replaced = try await get(port, "/correlation", headers: "X-Request-Id: <script>\r\n")
             #expect(replaced.header("X-Request-Id")?.count == 32)
-            let tooLong = try await get(port, "/items/1", headers: "X-Request-Id: \(String(repeating: "a", count: 200))\r\n")
+            #expect(replaced.bodyText.hasSuffix("theirs -"))
+            let tooLong = try await get(port, "/correlation", headers: "X-Request-Id: \(String(repeating: "a", count: 200))\r\n")
             #expect(tooLong.header("X-Request-Id")?.count == 32)
+            #expect(tooLong.bodyText.hasSuffix("theirs -"))
         }
     }
 

@@ -30,17 +30,24 @@ public struct HTTPRequest: Sendable {
     public var head: HTTPRequestHead
     /// The whole body (already de-chunked), at most the route's body limit.
     public var body: [UInt8]
-    /// The request id: the client's `X-Request-Id` when it was sane, else one the server made.
-    /// It is sent back on the response and belongs in every log line about this request.
+    /// The request id the server made: sent back as `X-Request-Id`, in every log line and audit
+    /// entry about this request.
     public var requestID: String
+    /// The client's own `X-Request-Id` when it sent a sane one: its correlation id, logged beside
+    /// ours (`client_request_id`), never in our id's place.
+    public var clientRequestID: String?
     /// Who the responder's ``Admitter`` authenticated from the head, before the body was read
     /// (nil when nothing was admitted that way).
     public var principal: (any Sendable)?
 
-    public init(head: HTTPRequestHead, body: [UInt8] = [], requestID: String = RequestID.generate(), principal: (any Sendable)? = nil) {
+    public init(
+        head: HTTPRequestHead, body: [UInt8] = [], requestID: String = RequestID.generate(), clientRequestID: String? = nil,
+        principal: (any Sendable)? = nil
+    ) {
         self.head = head
         self.body = body
         self.requestID = requestID
+        self.clientRequestID = clientRequestID
         self.principal = principal
     }
 
