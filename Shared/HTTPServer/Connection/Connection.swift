@@ -31,6 +31,7 @@ final class Connection {
     var pendingHead: ParsedRequestHead?
     /// The pending request's id (from its head) and who its admitter authenticated.
     var pendingRequestID = ""
+    var pendingClientRequestID: String?
     var pendingPrincipal: (any Sendable)?
     /// The task running the admitter (`phase == .admitting`) or the responder (`.handling`).
     var handlerTask: Task<Void, Never>?

@@ -113,7 +113,8 @@ extension ServerLoop {
     /// A request with a body whose route admits callers from the head waits for its admitter
     /// before a body byte is read; any other goes on at once.
     private func admitOrBegin(_ parsed: ParsedRequestHead, on connection: Connection) {
-        connection.pendingRequestID = RequestID.from(parsed.head.headers)
+        connection.pendingRequestID = RequestID.generate()
+        connection.pendingClientRequestID = RequestID.clientID(from: parsed.head.headers)
         connection.pendingPrincipal = nil
         switch parsed.framing {
         case .none, .contentLength(0):
@@ -248,7 +249,9 @@ extension ServerLoop {
         connection.phase = .handling
         connection.deadline = 0
         inFlightRequests += 1
-        let request = HTTPRequest(head: parsed.head, body: body, requestID: connection.pendingRequestID, principal: connection.pendingPrincipal)
+        let request = HTTPRequest(
+            head: parsed.head, body: body, requestID: connection.pendingRequestID, clientRequestID: connection.pendingClientRequestID,
+            principal: connection.pendingPrincipal)
         connection.pendingPrincipal = nil
         let token = connection.token
         let keepAliveRequested = parsed.keepAlive && !connection.peerClosed

@@ -1,11 +1,12 @@
-/// Request ids: the client's if it is sane, else a fresh random one.
+/// Request ids: always our own, fresh and random (what logs and the audit log record); a sane id
+/// the client sent is kept beside it as the client's correlation id.
 public enum RequestID {
     /// The header that carries the id both ways.
     public static let headerName = "X-Request-Id"
 
-    /// A client-supplied id is kept when it has 1…128 characters from `A-Z a-z 0-9 - _ . :`.
-    /// Anything else (spaces, quotes, control characters, very long) is replaced, so the id is
-    /// always safe to log and echo.
+    /// A client-supplied id is kept (as its correlation id) when it has 1…128 characters from
+    /// `A-Z a-z 0-9 - _ . :`. Anything else (spaces, quotes, control characters, very long) is
+    /// dropped, so what is kept is always safe to log.
     public static func isSane(_ candidate: String) -> Bool {
         let bytes = candidate.utf8
         guard !bytes.isEmpty, bytes.count <= 128 else { return false }
@@ -28,10 +29,9 @@ public enum RequestID {
         return hex16(high) + hex16(low)
     }
 
-    /// The id for a request with these headers.
-    static func from(_ headers: HTTPHeaders) -> String {
-        if let supplied = headers[headerName], isSane(supplied) { return supplied }
-        return generate()
+    /// The client's correlation id from these headers, if it sent a sane one.
+    static func clientID(from headers: HTTPHeaders) -> String? {
+        headers[headerName].flatMap { isSane($0) ? $0 : nil }
     }
 
     private static func hex16(_ value: UInt64) -> String {

@@ -84,7 +84,7 @@ public struct Router: HTTPResponder {
             do {
                 return .admitted(principal: try await authenticate(head))
             } catch {
-                let logger = logger.with(["request_id": requestID])
+                let logger = logger.with(Self.logFields(requestID, client: RequestID.clientID(from: head.headers)))
                 var response = Self.problemResponse(for: error, requestID: requestID, route: route.pattern.text, method: head.method, logger: logger)
                 response.headers.replaceOrAdd(name: "Connection", value: "close")
                 metrics?.record(method: head.method, route: route.pattern.text, status: response.status, since: started)
@@ -115,7 +115,7 @@ public struct Router: HTTPResponder {
             }
             let context = RequestContext(
                 request: request, parameters: parameters,
-                logger: logger.with(["request_id": request.requestID]), route: route.pattern.text
+                logger: logger.with(Self.logFields(request.requestID, client: request.clientRequestID)), route: route.pattern.text
             )
             switch await run(handler, context) {
             case .answered(let answer):
@@ -167,6 +167,12 @@ public struct Router: HTTPResponder {
             return .answered(Self.problemResponse(
                 for: error, requestID: context.requestID, route: context.route, method: context.request.method, logger: context.logger))
         }
+    }
+
+    /// What every log line about a request carries: our id, and the client's beside it.
+    static func logFields(_ requestID: String, client: String?) -> [String: String] {
+        guard let client else { return ["request_id": requestID] }
+        return ["request_id": requestID, "client_request_id": client]
     }
 
     /// A thrown error as its answer: a ``ProblemConvertible``'s problem, anything else a logged 500.
