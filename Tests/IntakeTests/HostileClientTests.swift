@@ -7,6 +7,12 @@ import TestSupport
 /// Clients that mean harm, against the `intake` executable: without a valid key they must not
 /// make it hold their bodies.
 @Suite(.serialized) struct HostileClientTests {
+    /// The head of an application post with `key`, declaring a body of `contentLength` bytes.
+    static func postHead(key: String, contentLength: Int) -> String {
+        "POST /v1/applications HTTP/1.1\r\nHost: localhost\r\nAuthorization: Bearer \(key)\r\n"
+            + "Content-Type: application/json\r\nContent-Length: \(contentLength)\r\n\r\n"
+    }
+
     /// 40 connections with an invalid key, each declaring a 31 MiB body (under intake's 32 MiB
     /// limit) and sending it for up to 10 s. Read before authenticating, that is 1.2 GiB of
     /// memory; authenticated from the head, each is answered 401 before its body is read.
@@ -22,15 +28,7 @@ import TestSupport
                         try await offPool {
                             let client = try RawClient(port: port, receiveTimeout: 15)
                             client.setSendTimeout(2)
-                            try client.send("""
-                                POST /v1/applications HTTP/1.1\r
-                                Host: localhost\r
-                                Authorization: Bearer amtsweg_ik_not-a-key-\(index)\r
-                                Content-Type: application/json\r
-                                Content-Length: \(declared)\r
-                                \r
-
-                                """)
+                            try client.send(Self.postHead(key: "amtsweg_ik_not-a-key-\(index)", contentLength: declared))
                             _ = client.sendFiller(declared - 1, until: Date().addingTimeInterval(10))
                             return (try? client.readResponse(headOnly: true))?.status
                         }
@@ -68,15 +66,7 @@ import TestSupport
                         try await offPool {
                             let client = try RawClient(port: port, receiveTimeout: 60)
                             client.setSendTimeout(10)
-                            try client.send("""
-                                POST /v1/applications HTTP/1.1\r
-                                Host: localhost\r
-                                Authorization: Bearer \(key)\r
-                                Content-Type: application/json\r
-                                Content-Length: \(declared)\r
-                                \r
-
-                                """)
+                            try client.send(Self.postHead(key: key, contentLength: declared))
                             usleep(500_000)
                             _ = client.sendFiller(declared, until: Date().addingTimeInterval(30))
                             let response = try? client.readResponse()
