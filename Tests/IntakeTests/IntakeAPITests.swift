@@ -94,6 +94,20 @@ import TestSupport
         #expect(try await h.footprint() == before, "\(label): something was stored")
     }
 
+    /// A member name twice in one object (`applicant.name`): readers disagree on which counts, so
+    /// it is refused before anything is read from it.
+    @Test func aDuplicateMemberNameIsRefusedNamingItAndStoresNothing() async throws {
+        let h = try await IntakeHarness.make()
+        let before = try await h.footprint()
+        let valid = String(decoding: try JSONSerialization.data(withJSONObject: IntakeHarness.validBody(), options: [.sortedKeys]), as: UTF8.self)
+        let doubled = valid.replacingOccurrences(of: #""applicant":{"#, with: #""applicant":{"name":"Eve Mallory","#)
+        #expect(doubled != valid)
+        let response = try await h.postRaw(Data(doubled.utf8), key: h.keyA)
+        #expect(response.status == 422, "\(response.text)")
+        #expect(response.fields.contains("applicant.name") && response.codes.contains("duplicate-key"), "\(response.text)")
+        #expect(try await h.footprint() == before)
+    }
+
     @Test(arguments: [
         ("malformed base64", ["content_base64": #""aGVsbG8*""#], "attachments[0].content_base64", "invalid-base64"),
         ("checksum mismatch", ["sha256": #""0000000000000000000000000000000000000000000000000000000000000000""#], "attachments[0].sha256", "checksum-mismatch"),
