@@ -114,6 +114,7 @@ public struct IntakeAPI: Sendable {
         guard !body.isEmpty else { throw HTTPError(.badRequest, code: "invalid-json", detail: "The body is not valid JSON.") }
         do {
             return try body.withUnsafeBytes { raw in
+                try JSONCoding.refuseDuplicateNames(raw)
                 let decoder = JSONCoding.makeDecoder()
                 let locator = AttachmentLocator.locate(raw)
                 if let locator {

@@ -11,12 +11,15 @@ extension RequestContext {
     ///
     /// - 415 `unsupported-media-type` unless `Content-Type` is `application/json` or `application/*+json`;
     /// - 400 `invalid-json` when the body is not JSON;
+    /// - 422 `validation-failed` with code `duplicate-key` naming a member name that occurs twice
+    ///   in one object (``JSONDuplicateKeys``);
     /// - 422 `validation-failed` naming the field (`items[2].name`) that is missing, null, of the
     ///   wrong type or invalid, and every problem ``Validatable/validate()`` reports.
     public func decodeJSON<T: Decodable>(_ type: T.Type = T.self, decoder: JSONDecoder = JSONCoding.makeDecoder()) throws -> T {
         guard JSONCoding.isJSONContentType(request.headers["Content-Type"]) else {
             throw HTTPError(.unsupportedMediaType, code: "unsupported-media-type", detail: "Send the body as application/json.")
         }
+        try request.body.withUnsafeBytes { try JSONCoding.refuseDuplicateNames($0) }
         let value: T
         do {
             value = try decoder.decode(T.self, from: Data(request.body))
@@ -63,6 +66,13 @@ public enum JSONCoding {
         guard let value else { return false }
         let mediaType = value.split(separator: ";", maxSplits: 1)[0].trimmingHTTPWhitespace().lowercased()
         return mediaType == "application/json" || (mediaType.hasPrefix("application/") && mediaType.hasSuffix("+json"))
+    }
+
+    /// A 422 naming the first member name that occurs twice in one object of `json`.
+    public static func refuseDuplicateNames(_ json: UnsafeRawBufferPointer) throws(HTTPError) {
+        if let duplicate = JSONDuplicateKeys.firstDuplicate(in: json) {
+            throw .validationFailed([.init(field: duplicate, code: "duplicate-key", message: "occurs more than once in its object")])
+        }
     }
 
     /// The problem for a decoding error. Messages never repeat the submitted value.
