@@ -128,6 +128,9 @@ struct CaseworkerAPITests {
             #expect(file.status == 200)
             #expect(file.text == "%PDF-1.7 Fahrzeugschein")
             #expect(file.header("Content-Type") == "application/pdf")
+            // Opened in the browser, a file runs nothing and loads nothing.
+            #expect(file.header("Content-Security-Policy") == "sandbox; default-src 'none'")
+            #expect(file.header("X-Content-Type-Options") == "nosniff")
             #expect(file.header("Content-Disposition")?.contains("filename*=UTF-8''Fahrzeugschein%20M%C3%BCller.pdf") == true)
             #expect(try await h.count("SELECT count(*)::integer FROM audit_log WHERE action = 'attachment.read' AND application_id = \(id)") == 1)
 

@@ -208,7 +208,8 @@ import TestSupport
 
     @Test func filenamesAreSanitised() async throws {
         let h = try await IntakeHarness.make()
-        let names = ["../../etc/passwd", "C:\\Users\\erika\\Antrag<1>.pdf", "..", "a\u{0}b\u{1F}c.pdf", "  .hidden.pdf  ", String(repeating: "ä", count: 300) + ".pdf"]
+        let names = ["../../etc/passwd", "C:\\Users\\erika\\Antrag<1>.pdf", "..", "a\u{0}b\u{1F}c.pdf", "  .hidden.pdf  ", String(repeating: "ä", count: 300) + ".pdf",
+                     "Rechnung\u{202E}fdp.exe", "a\u{200B}b\u{2066}c\u{FEFF}.txt"]
         let files: [[String: Any]] = names.map { ["filename": $0, "content_type": "text/plain", "content_base64": "aGk="] }
         let response = try await h.post(IntakeHarness.validBody().setting("attachments", files))
         #expect(response.status == 201, "\(response.text)")
@@ -219,6 +220,9 @@ import TestSupport
         #expect(stored[3] == "abc.pdf")
         #expect(stored[4] == "hidden.pdf")
         #expect(stored[5].utf8.count <= 255 && stored[5].hasSuffix(".pdf"))
+        // Bidi controls and other format characters would make "…exe" read as "…pdf".
+        #expect(stored[6] == "Rechnungfdp.exe")
+        #expect(stored[7] == "abc.txt")
     }
 
     @Test func authenticationIsRequired() async throws {
