@@ -60,6 +60,8 @@ struct CaseworkerAPI: Sendable {
                 "Content-Disposition": Self.contentDisposition(file.filename),
                 "Cache-Control": "no-store",
                 "X-Content-Type-Options": "nosniff",
+                // Opened in a browser, the file runs no script and loads nothing.
+                "Content-Security-Policy": "sandbox; default-src 'none'",
             ], body: Array(content))
         }
         router.post("/v1/applications/:id/claim", bodyLimit: 64 * 1024, authenticate: authenticate) { context in

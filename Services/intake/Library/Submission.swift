@@ -283,12 +283,15 @@ struct Submission: Decodable {
             && labels.last!.utf8.count >= 2
     }
 
-    /// The last path component, without control and reserved characters, at most 255 bytes.
+    /// The last path component, without control characters, format characters (bidi controls,
+    /// zero-width characters: they make a name read other than it is) and reserved characters,
+    /// at most 255 bytes.
     static func sanitizedFilename(_ raw: String) -> String {
         let lastComponent = raw.split(whereSeparator: { $0 == "/" || $0 == "\\" }).last.map(String.init) ?? ""
         var cleaned = ""
         for scalar in lastComponent.unicodeScalars {
             if scalar.value < 0x20 || scalar.value == 0x7F || (0x80...0x9F).contains(scalar.value) { continue }
+            if scalar.properties.generalCategory == .format { continue }
             if "<>:\"|?*".unicodeScalars.contains(scalar) { cleaned.unicodeScalars.append("_") } else { cleaned.unicodeScalars.append(scalar) }
         }
         cleaned = cleaned.trimmingWhitespace()
