@@ -210,7 +210,7 @@ onThreads(8) { _ in
 //    peak RSS is that of a warmed-up service rather than of one after the load phases.
 print("== one upload with 20 MiB of attachments (2 x 10 MiB)")
 var random = SystemRandomNumberGenerator()
-let part = (0..<(10 << 20)).map { _ in UInt8.random(in: 0...255, using: &random) }
+let part = Array("%PDF-".utf8) + (5..<(10 << 20)).map { _ in UInt8.random(in: 0...255, using: &random) }
 let encoded = Data(part).base64EncodedString()
 let digest = SHA256.hexDigest(part)
 let uploadBody = #"{"service":"parking","applicant":{"name":"Erika"},"form":{},"attachments":["#

@@ -128,11 +128,58 @@ import TestSupport
         #expect(try await h.footprint() == before)
     }
 
+    /// An attachment must be what its type says: magic numbers, the inner entries of ZIP- and
+    /// OLE-based formats, and for text: UTF-8 without markup a browser would run.
+    @Test(arguments: [
+        ("PNG declared as PDF", "application/pdf", [0x89, 0x50, 0x4E, 0x47, 0x0D, 0x0A, 0x1A, 0x0A, 0, 0], "content-mismatch"),
+        ("an executable declared as JPEG", "image/jpeg", [0x4D, 0x5A, 0x90, 0x00, 0x03], "content-mismatch"),
+        ("a Word 97 file declared as Excel 97", "application/vnd.ms-excel", IntakeHarness.ole("WordDocument"), "content-mismatch"),
+        ("a DOCX declared as XLSX", "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet", IntakeHarness.zip(entry: "word/document.xml"), "content-mismatch"),
+        ("an ODT declared as ODS", "application/vnd.oasis.opendocument.spreadsheet", IntakeHarness.zip(entry: "mimetype", content: "application/vnd.oasis.opendocument.text"), "content-mismatch"),
+        ("Latin-1 text", "text/plain", [0x47, 0x72, 0xFC, 0xDF, 0x65], "content-mismatch"),
+        ("HTML as plain text", "text/plain", Array("Hallo <SCRIPT>alert(1)</script>".utf8), "active-content"),
+        ("SVG as XML", "application/xml", Array(#"<svg xmlns="http://www.w3.org/2000/svg"><script/></svg>"#.utf8), "active-content"),
+        ("XHTML as XML", "text/xml", Array(#"<html xmlns="http://www.w3.org/1999/xhtml"/>"#.utf8), "active-content"),
+    ] as [(String, String, [UInt8], String)])
+    func attachmentsWhoseBytesAreNotTheirTypeAreRefused(_ label: String, _ type: String, _ content: [UInt8], _ code: String) async throws {
+        let h = try await IntakeHarness.make()
+        let before = try await h.footprint()
+        let file: [String: Any] = ["filename": "datei", "content_type": type, "content_base64": Data(content).base64EncodedString()]
+        let response = try await h.post(IntakeHarness.validBody().setting("attachments", [file]))
+        #expect(response.status == 422, "\(label): \(response.text)")
+        #expect(response.fields == ["attachments[0].content_base64"] && response.codes == [code], "\(label): \(response.text)")
+        #expect(try await h.footprint() == before)
+    }
+
+    @Test func attachmentsOfEveryAllowedKindAreAcceptedWhenTheyAreWhatTheySay() async throws {
+        let h = try await IntakeHarness.make()
+        let files: [(String, [UInt8])] = [
+            ("application/pdf", Array(IntakeHarness.pdf(100))),
+            ("image/jpeg", [0xFF, 0xD8, 0xFF, 0xE0, 0, 0x10]),
+            ("image/png", [0x89, 0x50, 0x4E, 0x47, 0x0D, 0x0A, 0x1A, 0x0A, 0, 0, 0, 0x0D]),
+            ("image/gif", Array("GIF89a....".utf8)),
+            ("image/tiff", [0x49, 0x49, 0x2A, 0x00, 8, 0, 0, 0]),
+            ("image/webp", Array("RIFF".utf8) + [0, 0, 0, 0] + Array("WEBPVP8 ".utf8)),
+            ("image/heic", [0, 0, 0, 0x18] + Array("ftypheic".utf8) + [0, 0, 0, 0]),
+            ("application/vnd.oasis.opendocument.text", IntakeHarness.zip(entry: "mimetype", content: "application/vnd.oasis.opendocument.text")),
+            ("application/vnd.openxmlformats-officedocument.wordprocessingml.document", IntakeHarness.zip(entry: "word/document.xml")),
+            ("application/msword", IntakeHarness.ole("WordDocument")),
+            ("application/vnd.ms-excel", IntakeHarness.ole("Workbook")),
+            ("text/plain", Array("Grüße aus Erkelenz, <b>fett</b> ist kein Skript".utf8)),
+            ("text/csv", Array("Name;Ort\nMüller;Hückelhoven\n".utf8)),
+            ("application/json", Array(#"{"a": "<not html>"}"#.utf8)),
+            ("application/xml", Array(#"<?xml version="1.0"?><antrag><name>Müller</name></antrag>"#.utf8)),
+        ]
+        let attachments: [[String: Any]] = files.map { ["filename": "datei", "content_type": $0.0, "content_base64": Data($0.1).base64EncodedString()] }
+        let response = try await h.post(IntakeHarness.validBody().setting("attachments", attachments))
+        #expect(response.status == 201, "\(response.text)")
+    }
+
     @Test func attachmentLimits() async throws {
         let h = try await IntakeHarness.make()
         let before = try await h.footprint()
         func file(_ bytes: Int) -> [String: Any] {
-            ["filename": "f.pdf", "content_type": "application/pdf", "content_base64": Data(count: bytes).base64EncodedString()]
+            ["filename": "f.pdf", "content_type": "application/pdf", "content_base64": IntakeHarness.pdf(bytes).base64EncodedString()]
         }
         var response = try await h.post(IntakeHarness.validBody().setting("attachments", Array(repeating: file(10), count: 21)))
         #expect(response.status == 422)
@@ -159,7 +206,7 @@ import TestSupport
         let h = try await IntakeHarness.make()
         var generator = SystemRandomNumberGenerator()
         let sizes = [3 * (1 << 20) + 17, 1 << 20, 5]
-        let contents = sizes.map { size in (0..<size).map { _ in UInt8.random(in: 0...255, using: &generator) } }
+        let contents = sizes.map { size in Array("%PDF-".utf8) + (5..<size).map { _ in UInt8.random(in: 0...255, using: &generator) } }
         var json = #"{"service":"parking","applicant":{"name":"Max"},"form":{},"attachments":["#
         for (index, content) in contents.enumerated() {
             var base64 = Data(content).base64EncodedString()

@@ -57,6 +57,27 @@ struct IntakeHarness {
         return Response(status: response.status.code, headers: response.headers, body: response.body)
     }
 
+    /// A PDF-looking file of `size` bytes (`%PDF-` and zeros).
+    static func pdf(_ size: Int) -> Data {
+        var data = Data("%PDF-".utf8.prefix(size))
+        if size > data.count { data.append(Data(count: size - data.count)) }
+        return data
+    }
+
+    /// The start of a ZIP archive whose first entry is `entry` (stored) holding `content`.
+    static func zip(entry: String, content: String = "<xml/>") -> [UInt8] {
+        func le16(_ value: Int) -> [UInt8] { [UInt8(value & 0xFF), UInt8(value >> 8 & 0xFF)] }
+        let name = Array(entry.utf8), body = Array(content.utf8)
+        let header: [UInt8] = [0x50, 0x4B, 0x03, 0x04] + le16(20) + le16(0) + le16(0) + le16(0) + le16(0) + [0, 0, 0, 0]
+        return header + le16(body.count) + le16(0) + le16(body.count) + le16(0) + le16(name.count) + le16(0) + name + body
+    }
+
+    /// The start of an OLE compound file whose directory names the stream `stream`.
+    static func ole(_ stream: String) -> [UInt8] {
+        func utf16(_ text: String) -> [UInt8] { text.utf16.flatMap { [UInt8($0 & 0xFF), UInt8($0 >> 8)] } + [0, 0] }
+        return [0xD0, 0xCF, 0x11, 0xE0, 0xA1, 0xB1, 0x1A, 0xE1] + [UInt8](repeating: 0, count: 504) + utf16("Root Entry") + utf16(stream)
+    }
+
     func post(_ body: [String: Any], key: String? = nil, idempotencyKey: String? = nil) async throws -> Response {
         try await postRaw(try JSONSerialization.data(withJSONObject: body, options: [.sortedKeys]), key: key ?? keyA, idempotencyKey: idempotencyKey)
     }
