@@ -220,14 +220,16 @@ struct Base64ChunkReader {
         return decoded
     }
 
-    /// Size and SHA-256 of the whole text decoded, or nil when it is not strict base64.
-    static func measure(body: [UInt8], range: Range<Int>) -> (size: Int, sha256: [UInt8])? {
+    /// Size and SHA-256 of the whole text decoded, or nil when it is not strict base64; every
+    /// decoded chunk is fed to `sniffer` on the way.
+    static func measure(body: [UInt8], range: Range<Int>, feeding sniffer: inout AttachmentSniffer) -> (size: Int, sha256: [UInt8])? {
         var reader = Base64ChunkReader(body: body, range: range)
         var hasher = SHA256()
         var size = 0
         while let chunk = reader.next() {
             size += chunk.count
             hasher.update(chunk)
+            sniffer.feed(chunk)
         }
         return reader.failed ? nil : (size, hasher.finalize())
     }

@@ -196,11 +196,13 @@ struct Submission: Decodable {
                     fail("\(prefix).content_type", "unsupported-content-type", "is not one of the allowed content types")
                 }
                 let size: Int, digest: [UInt8], source: ValidSubmission.File.Source
+                var sniffer = AttachmentSniffer(contentType: contentType)
                 switch upload.content {
                 case .decoded(let bytes?):
                     (size, digest, source) = (bytes.count, SHA256.hash(bytes), .bytes(bytes))
+                    sniffer.feed(bytes)
                 case .range(let range):
-                    guard let measured = Base64ChunkReader.measure(body: body, range: range) else {
+                    guard let measured = Base64ChunkReader.measure(body: body, range: range, feeding: &sniffer) else {
                         fail("\(prefix).content_base64", "invalid-base64", "is not valid base64")
                         continue
                     }
@@ -213,6 +215,13 @@ struct Submission: Decodable {
                 if size > IntakeLimits.maxAttachmentBytes {
                     fail("\(prefix).content_base64", "too-large", "must be at most \(IntakeLimits.maxAttachmentBytes) bytes decoded")
                     continue
+                }
+                if IntakeLimits.allowedContentTypes.contains(contentType) {
+                    switch sniffer.refusal() {
+                    case .mismatch?: fail("\(prefix).content_base64", "content-mismatch", "is not a file of type \(contentType)")
+                    case .activeContent?: fail("\(prefix).content_base64", "active-content", "contains markup a browser would run (script, HTML, SVG)")
+                    case nil: break
+                    }
                 }
                 if let given = upload.sha256 {
                     if let expected = Hex.decode(given), expected.count == 32 {
