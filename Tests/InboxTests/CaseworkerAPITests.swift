@@ -185,6 +185,9 @@ struct CaseworkerAPITests {
             let base = "/v1/applications/\(id.uuidString.lowercased())"
             #expect(try await h.post("\(base)/claim", as: h.cw1).status == 428)
             #expect(try await h.post("\(base)/claim", as: h.cw1, ifMatch: 7).status == 412)
+            // A version past what a version can be is the client's mistake, never a 500.
+            let huge = try await h.post("\(base)/claim", as: h.cw1, ifMatch: 99_999_999_999)
+            #expect(huge.status == 400 && huge.json["code"] as? String == "invalid-if-match", "\(huge.status): \(huge.text)")
             let claimed = try await h.post("\(base)/claim", as: h.cw1, ifMatch: 1)
             #expect(claimed.status == 200)
             #expect(claimed.header("ETag") == "\"2\"")
