@@ -136,7 +136,8 @@ enum API {
         }
         var text = Substring(raw).trimmingHTTPWhitespace()
         if text.hasPrefix("\"") && text.hasSuffix("\"") && text.count >= 2 { text = text.dropFirst().dropLast() }
-        guard values.count == 1, let version = Int(text), version >= 1 else {
+        // Versions are PostgreSQL integers: a larger one could never match, and must not reach the database.
+        guard values.count == 1, let version = Int(text), (1...Int(Int32.max)).contains(version) else {
             throw HTTPError(.badRequest, code: "invalid-if-match", detail: "If-Match must be the application's version, e.g. \"3\".")
         }
         return version
