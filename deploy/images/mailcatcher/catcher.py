@@ -12,6 +12,8 @@ import email
 import email.policy
 import http.server
 import json
+import os
+import signal
 import sys
 import threading
 import urllib.request
@@ -75,6 +77,8 @@ if __name__ == "__main__":
             print(error, file=sys.stderr)
             sys.exit(1)
         sys.exit(0)
+    # As PID 1 nothing stops the process on SIGTERM unless it says so (compose would wait 10 s).
+    signal.signal(signal.SIGTERM, lambda *_: os._exit(0))
     smtp = Controller(Catch(), hostname="0.0.0.0", port=1025)
     smtp.start()
     print("mailcatcher: SMTP on :1025, messages on http://0.0.0.0:8025/messages", flush=True)
