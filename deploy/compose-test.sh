@@ -232,7 +232,13 @@ say "compose refuses to run without SMTP_URL or SERVICEKONTO_URL (outside the de
 
 # --- build and start ------------------------------------------------------------------------
 say "building the images (deploy/Dockerfile, the SMTP catcher)"
+build_started=$(date +%s)
 "${demo[@]}" build >"$work/build.log" 2>&1 || { tail -40 "$work/build.log" >&2; fail "compose build"; }
+if [ "$engine" = podman ]; then
+    # Each change of the sources leaves the previous build stage (5 GB) behind, untagged; the one
+    # just built stays as the next run's cache.
+    podman image prune -f --filter "until=$(($(date +%s) - build_started + 1))s" >/dev/null
+fi
 say "images built"
 [ "$engine" = podman ] && start_healthchecks
 "${demo[@]}" up -d >"$work/up.log" 2>&1 || { cat "$work/up.log" >&2; fail "compose up"; }
