@@ -43,6 +43,8 @@ esac
 
 source deploy/prerequisites.sh
 started=$(date +%s)
+# The settings come from deploy/demo.env alone: variables of the caller's shell would override it.
+unset $(sed -n 's/^\([A-Z_][A-Z0-9_]*\)=.*/\1/p' .env.example deploy/demo.env | sort -u)
 say() { printf '[compose-test %4ds] %s\n' "$(($(date +%s) - started))" "$*" >&2; }
 fail() { say "FAILED: $*"; exit 1; }
 
@@ -232,12 +234,15 @@ say "compose refuses to run without SMTP_URL or SERVICEKONTO_URL (outside the de
 
 # --- build and start ------------------------------------------------------------------------
 say "building the images (deploy/Dockerfile, the SMTP catcher)"
-build_started=$(date +%s)
 "${demo[@]}" build >"$work/build.log" 2>&1 || { tail -40 "$work/build.log" >&2; fail "compose build"; }
 if [ "$engine" = podman ]; then
-    # Each change of the sources leaves the previous build stage (5 GB) behind, untagged; the one
-    # just built stays as the next run's cache.
-    podman image prune -f --filter "until=$(($(date +%s) - build_started + 1))s" >/dev/null
+    # Each change of the sources leaves the previous build stage (5 GB) behind, untagged. Untagged
+    # images this build made or used (their ids are in its log) stay as the next run's cache, and
+    # so do those others still build on (podman refuses to remove them).
+    used=$(grep -oE '[0-9a-f]{12,64}' "$work/build.log" | cut -c1-12 | sort -u || true)
+    for id in $(podman images -q --filter dangling=true); do
+        grep -qx "${id:0:12}" <<<"$used" || podman rmi "$id" >/dev/null 2>&1 || true
+    done
 fi
 say "images built"
 [ "$engine" = podman ] && start_healthchecks
