@@ -305,8 +305,21 @@ for i in $(seq 1 "$count"); do
     fi
 done
 say "posted $count applications"
-# Restarted as an operator would (a restart policy would too; a killed container's is not relied on).
-"${demo[@]}" up -d routing notification >>"$work/up.log" 2>&1 || fail "restarting routing and notification"
+# Restarted as an operator would (a restart policy would too; a killed container's is not relied
+# on), once podman has seen both exit: `up` on a container podman is still cleaning up can fail.
+deadline=$(($(date +%s) + 30))
+for service in routing notification; do
+    until [ "$("$engine" inspect --format '{{.State.Running}}' "$("${demo[@]}" ps -q "$service")" 2>/dev/null)" = false ]; do
+        [ "$(date +%s)" -lt "$deadline" ] || fail "$service still runs after SIGKILL"
+        sleep 1
+    done
+done
+for attempt in 1 2 3; do
+    "${demo[@]}" up -d routing notification >"$work/restart.log" 2>&1 && break
+    [ "$attempt" = 3 ] && { cat "$work/restart.log" >&2; fail "restarting routing and notification"; }
+    say "restarting routing and notification failed (attempt $attempt): $(tail -1 "$work/restart.log")"
+    sleep 3
+done
 wait_healthy 120 routing notification
 say "routing and notification restarted and healthy"
 
