@@ -239,9 +239,10 @@ if [ "$engine" = podman ]; then
     # Each change of the sources leaves the previous build stage (5 GB) behind, untagged. Untagged
     # images this build made or used (their ids are in its log) stay as the next run's cache, and
     # so do those others still build on (podman refuses to remove them).
-    used=$(grep -oE '[0-9a-f]{12,64}' "$work/build.log" | cut -c1-12 | sort -u || true)
+    # (A step it ran prints 11 characters of the id, one it took from the cache all 64.)
+    used=$(grep -oE '[0-9a-f]{11,64}' "$work/build.log" | cut -c1-11 | sort -u || true)
     for id in $(podman images -q --filter dangling=true); do
-        grep -qx "${id:0:12}" <<<"$used" || podman rmi "$id" >/dev/null 2>&1 || true
+        grep -qx "${id:0:11}" <<<"$used" || podman rmi "$id" >/dev/null 2>&1 || true
     done
 fi
 say "images built"
