@@ -6,16 +6,16 @@ set -euo pipefail
 root=$(cd "$(dirname "$0")/.." && pwd)
 cd "$root"
 
-hadolint deploy/Dockerfile
-echo "deploy/Dockerfile: hadolint clean"
+hadolint deploy/Dockerfile deploy/images/*/Containerfile
+echo "deploy/Dockerfile, deploy/images/*/Containerfile: hadolint clean"
 
 # Compose needs the secret files to exist; dummy ones in a temporary folder will do.
 secrets=$(mktemp -d)
 trap 'rm -rf "$secrets"' EXIT
-for name in postgres_password database_url smtp_password servicekonto_client_secret; do echo dummy > "$secrets/$name"; done
+for name in $(sed -n '/^secrets:/,/^[a-z]/s/^  \([a-z_]*\):$/\1/p' docker-compose.yml); do echo dummy > "$secrets/$name"; done
 AMTSWEG_SECRETS_DIR=$secrets docker-compose -f docker-compose.yml --env-file .env.example config --quiet
-AMTSWEG_SECRETS_DIR=$secrets docker-compose -f docker-compose.yml --env-file .env.example --profile demo config --quiet
-echo "docker-compose.yml: valid (with and without the demo profile)"
+AMTSWEG_SECRETS_DIR=$secrets docker-compose -f docker-compose.yml --env-file deploy/demo.env config --quiet
+echo "docker-compose.yml: valid (with .env.example, and the demo with deploy/demo.env)"
 
 # Built-in kinds strictly against their schemas; the CloudNativePG Cluster (a CRD) only parses.
 kubernetes-validate --strict --quiet $(ls deploy/kubernetes/*.yaml | grep -v -e postgres-cluster -e kustomization)

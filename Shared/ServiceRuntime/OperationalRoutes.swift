@@ -3,19 +3,35 @@ import Metrics
 
 /// One readiness check's result.
 public struct ReadinessCheck: Sendable, Equatable {
+    public enum State: String, Sendable {
+        case ok
+        /// A dependency the service cannot do its job without (the SMTP relay, the postbox API) is
+        /// away: its work waits on the queue, but the service itself is ready (`/readyz` stays 200,
+        /// so an orchestrator does not restart or unroute it for someone else's outage).
+        case degraded
+        /// Not ready: `/readyz` answers 503.
+        case failed
+    }
+
     public var name: String
-    public var isReady: Bool
-    /// Why it is not ready; shown on `/readyz`, so no secrets.
+    public var state: State
+    /// Why it is degraded or not ready; shown on `/readyz`, so no secrets.
     public var detail: String?
 
-    public init(name: String, isReady: Bool, detail: String? = nil) {
+    public var isReady: Bool { state != .failed }
+
+    public init(name: String, state: State, detail: String? = nil) {
         self.name = name
-        self.isReady = isReady
+        self.state = state
         self.detail = detail
+    }
+
+    public init(name: String, isReady: Bool, detail: String? = nil) {
+        self.init(name: name, state: isReady ? .ok : .failed, detail: detail)
     }
 }
 
-/// The answer of `/readyz`: ready when every check is.
+/// The answer of `/readyz`: ready when no check failed; `degraded` (still ready) when one is.
 public struct ReadinessReport: Sendable, Equatable {
     public var checks: [ReadinessCheck]
 
@@ -25,6 +41,13 @@ public struct ReadinessReport: Sendable, Equatable {
     public static let ready = ReadinessReport(checks: [])
 
     public var isReady: Bool { checks.allSatisfy(\.isReady) }
+
+    public var isDegraded: Bool { checks.contains { $0.state == .degraded } }
+
+    /// This report with `more` checks after its own.
+    public func adding(_ more: [ReadinessCheck]) -> ReadinessReport {
+        ReadinessReport(checks: checks + more)
+    }
 }
 
 /// Produces the readiness report; services plug in "database reachable" and "schema current".
@@ -32,7 +55,8 @@ public typealias ReadinessProbe = @Sendable () async -> ReadinessReport
 
 extension Router {
     /// Adds `/healthz` (process up: always 200), `/readyz` (200 or 503 from `readiness`) and
-    /// `/metrics` (Prometheus text from `metrics`).
+    /// `/metrics` (Prometheus text from `metrics`). `/readyz` reads
+    /// `{"status":"ready"|"degraded"|"not-ready","checks":{"database":"ok","smtp":"degraded: …"}}`.
     public mutating func addOperationalRoutes(metrics: MetricsRegistry, readiness: @escaping ReadinessProbe) {
         get("/healthz") { _ in
             HTTPResponse(status: .ok, headers: ["Content-Type": "application/json", "Cache-Control": "no-store"],
@@ -40,10 +64,16 @@ extension Router {
         }
         get("/readyz") { _ in
             let report = await readiness()
-            var json = #"{"status":"# + (report.isReady ? #""ready""# : #""not-ready""#) + #","checks":{"#
+            let status = !report.isReady ? "not-ready" : report.isDegraded ? "degraded" : "ready"
+            var json = #"{"status":"# + jsonString(status) + #","checks":{"#
             for (index, check) in report.checks.enumerated() {
                 if index > 0 { json += "," }
-                json += jsonString(check.name) + ":" + jsonString(check.isReady ? "ok" : (check.detail ?? "failed"))
+                let text = switch check.state {
+                case .ok: "ok"
+                case .degraded: "degraded" + (check.detail.map { ": " + $0 } ?? "")
+                case .failed: check.detail ?? "failed"
+                }
+                json += jsonString(check.name) + ":" + jsonString(text)
             }
             json += "}}"
             return HTTPResponse(status: report.isReady ? .ok : .serviceUnavailable,

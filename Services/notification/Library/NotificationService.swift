@@ -7,7 +7,8 @@ import ServiceWiring
 
 /// Builds the notification service: a `notify-email` consumer sending over SMTP (or into a spool
 /// folder), plus the HTTP server for `/healthz`, `/readyz` and `/metrics` (database settings: see
-/// ``DatabaseSettings``; default pool 8).
+/// ``DatabaseSettings``; default pool 8). `/readyz` shows the relay as the check `smtp`, degraded
+/// while it cannot be reached (``DependencyProbe``).
 ///
 /// | variable | meaning | default |
 /// |---|---|---|
@@ -33,8 +34,16 @@ public enum NotificationService {
         runtime.logger.info("mail transport", ["endpoint": describe(try smtp.endpoint), "connections": String(smtp.connections)])
         let handler = NotificationHandler(
             pool: database.pool, transport: transport, sender: smtp.from, inboxURL: inboxURL, logger: runtime.logger, metrics: runtime.metrics)
+        let relay: DependencyProbe? = switch try smtp.endpoint {
+        case .smtp(let url): DependencyProbe.endpoint(ofURL: url).map { DependencyProbe(name: "smtp", endpoints: [$0]) }
+        case .spool: nil
+        }
         return [
-            database.httpService(runtime.makeRouter()),
+            runtime.httpService(router: runtime.makeRouter(), readiness: {
+                var report = await database.readiness()
+                if let relay { report = report.adding([await relay.check()]) }
+                return report
+            }),
             database.consumer(queue: .notifyEmail, concurrency: concurrency, leaseDuration: .seconds(leaseSeconds),
                               handler: .effects(handler), afterStop: { transport.shutdown() }),
         ]

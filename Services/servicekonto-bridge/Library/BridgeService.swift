@@ -45,7 +45,8 @@ public final class ServicekontoBridge: Sendable {
 }
 
 /// Builds servicekonto-bridge from the environment (database settings: see ``DatabaseSettings``;
-/// default pool 16).
+/// default pool 16). `/readyz` shows the postbox API and its token endpoint as the check
+/// `postbox`, degraded while either cannot be reached (``DependencyProbe``).
 public enum BridgeService {
     public static func makeServices(_ runtime: ServiceRuntime, environment: Environment = Environment()) async throws -> [any Service] {
         let bridgeConfiguration = try BridgeConfiguration(environment: environment)
@@ -61,6 +62,13 @@ public enum BridgeService {
             struct Info: Encodable { var servicekonto_url: String; var reply_polling: Bool }
             return try .json(Info(servicekonto_url: bridgeConfiguration.client.baseURL, reply_polling: bridgeConfiguration.replyPolling))
         }
-        return [database.httpService(router)] + bridge.services
+        let client = bridgeConfiguration.client
+        var endpoints: [DependencyProbe.Endpoint] = []
+        for url in [client.baseURL] + (client.credentials.map { [$0.tokenURL] } ?? []) {
+            if let endpoint = DependencyProbe.endpoint(ofURL: url), !endpoints.contains(endpoint) { endpoints.append(endpoint) }
+        }
+        let postbox = DependencyProbe(name: "postbox", endpoints: endpoints)
+        let http = runtime.httpService(router: router, readiness: { await database.readiness().adding([await postbox.check()]) })
+        return [http] + bridge.services
     }
 }
