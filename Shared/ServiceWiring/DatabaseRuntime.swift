@@ -185,9 +185,15 @@ public final class DatabaseRuntime: Sendable {
         }
     }
 
-    /// The runtime's HTTP server for `router` (with `/healthz`, `/metrics`, and this database's `/readyz`).
-    public func httpService(_ router: Router) -> HTTPService {
-        runtime.httpService(router: router, readiness: { [self] in await readiness() })
+    /// The runtime's HTTP server for `router` (with `/healthz`, `/metrics`, and this database's
+    /// `/readyz`, which also shows each of `dependencies` — degraded while unreachable, never
+    /// failing the database check).
+    public func httpService(_ router: Router, dependencies: [DependencyProbe] = []) -> HTTPService {
+        runtime.httpService(router: router, readiness: { [self] in
+            var report = await readiness()
+            for dependency in dependencies { report = report.adding([await dependency.check()]) }
+            return report
+        })
     }
 
     /// A consumer of `queue` on this database (service pool, bookkeeping pool, the LISTEN session),

@@ -39,11 +39,7 @@ public enum NotificationService {
         case .spool: nil
         }
         return [
-            runtime.httpService(router: runtime.makeRouter(), readiness: {
-                var report = await database.readiness()
-                if let relay { report = report.adding([await relay.check()]) }
-                return report
-            }),
+            database.httpService(runtime.makeRouter(), dependencies: relay.map { [$0] } ?? []),
             database.consumer(queue: .notifyEmail, concurrency: concurrency, leaseDuration: .seconds(leaseSeconds),
                               handler: .effects(handler), afterStop: { transport.shutdown() }),
         ]

@@ -68,7 +68,7 @@ public enum BridgeService {
             if let endpoint = DependencyProbe.endpoint(ofURL: url), !endpoints.contains(endpoint) { endpoints.append(endpoint) }
         }
         let postbox = DependencyProbe(name: "postbox", endpoints: endpoints)
-        let http = runtime.httpService(router: router, readiness: { await database.readiness().adding([await postbox.check()]) })
+        let http = database.httpService(router, dependencies: [postbox])
         return [http] + bridge.services
     }
 }
