@@ -93,7 +93,7 @@ public struct Migrator: Sendable {
 
     /// ``migrate(_:)`` on a connection of its own to `url` (the owner's), closed afterwards.
     @discardableResult
-    public func migrate(url: String, applicationName: String, logger: Logger) async throws -> [Int] {
+    public func migrate(url: String, applicationName: String) async throws -> [Int] {
         let pool = PostgresPool(configuration: PostgresConfiguration(url: url, applicationName: applicationName), pool: .init(maxConnections: 1), logger: logger)
         do {
             let applied = try await migrate(pool)

@@ -128,7 +128,7 @@ public final class DatabaseRuntime: Sendable {
             url: runtime.configuration.databaseURL, applicationName: runtime.configuration.serviceName, customPlans: customPlans)
         let database = DatabaseRuntime(runtime: runtime, settings: settings, configuration: configuration, queues: queues)
         if settings.migrateOnStart, let ownerURL = settings.migration.databaseURL {
-            try await database.migrator.migrate(url: ownerURL, applicationName: runtime.configuration.serviceName + "-migrate", logger: runtime.logger)
+            try await database.migrator.migrate(url: ownerURL, applicationName: runtime.configuration.serviceName + "-migrate")
         } else {
             runtime.logger.info("not migrating at start (MIGRATION_DATABASE_URL unset or MIGRATE_ON_START=false); /readyz waits for `amtsweg migrate`")
         }

@@ -95,7 +95,7 @@ public final class AmtswegSystem: Sendable {
         let sandboxPort = try freeLoopbackPort()
         let inboxPort = try freeLoopbackPort()
         // The services connect as the role that owns nothing, as deployed; the seed as the owner.
-        let serviceURL = postgres.serviceURL(database: URLComponents(string: databaseURL).map { String($0.path.dropFirst()) } ?? "")
+        let serviceURL = postgres.serviceURL(of: databaseURL)
         let common = ["DATABASE_URL": serviceURL, "LOG_LEVEL": options.logLevel, "SHUTDOWN_GRACE_SECONDS": "5"]
         let fast: [String: [String: String]] = options.fastRecovery ? [
             "routing": ["ROUTING_LEASE_SECONDS": "3", "ROUTING_POLL_SECONDS": "1"],

@@ -149,9 +149,13 @@ public final class PostgresTestServer: Sendable {
         return "postgresql://postgres@/\(database)?host=\(directory!)&port=\(port)"
     }
 
-    /// The URL of `database` for the services' role (``ServiceRole/standard``, which owns
-    /// nothing): how deployed services connect. ``url(database:)`` is the owner's.
-    public func serviceURL(database: String) -> String {
+    /// `ownerURL` (one of ``url(database:)``'s) for the services' role (``ServiceRole/standard``,
+    /// which owns nothing): how deployed services connect.
+    public func serviceURL(of ownerURL: String) -> String {
+        serviceURL(database: URLComponents(string: ownerURL).map { String($0.path.dropFirst()) } ?? "")
+    }
+
+    private func serviceURL(database: String) -> String {
         guard let externalURL else { return "postgresql://\(ServiceRole.standard.name)@/\(database)?host=\(directory!)&port=\(port)" }
         guard var components = URLComponents(string: externalURL) else { return externalURL }
         components.path = "/" + database

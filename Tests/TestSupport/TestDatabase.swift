@@ -28,10 +28,7 @@ public struct TestDatabase: Sendable {
     public var configuration: PostgresConfiguration { PostgresConfiguration(url: url, applicationName: "test") }
 
     /// The database's URL for the services' role, which owns nothing (``url`` is the owner's).
-    public var serviceURL: String {
-        let name = URLComponents(string: url)?.path.dropFirst() ?? ""
-        return server.serviceURL(database: String(name))
-    }
+    public var serviceURL: String { server.serviceURL(of: url) }
 
     /// A scalar from a one-row, one-column query.
     public func scalar<T: PostgresDecodable>(_ query: SQLQuery, as type: T.Type = T.self) async throws -> T {

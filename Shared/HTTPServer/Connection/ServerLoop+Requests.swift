@@ -147,8 +147,6 @@ extension ServerLoop {
             process(connection)
             if connection.mayRead { readAvailable(connection) }
         case .refused(let response):
-            var response = response
-            response.headers.replaceOrAdd(name: RequestID.headerName, value: connection.pendingRequestID)
             let bytes = ResponseSerializer.serialize(response, .init(
                 requestID: connection.pendingRequestID, keepAlive: false, requestVersion: parsed.head.version,
                 isHeadRequest: parsed.head.method == .head))
@@ -300,7 +298,7 @@ extension ServerLoop {
         releaseBody(of: connection)
         let problem = Problem(status: error.status, code: error.code, detail: error.detail)
         var response = problem.response(requestID: requestID)
-        if error == .bodyCapacity { response.headers.add(name: "Retry-After", value: "1") }
+        if let seconds = error.retryAfterSeconds { response.headers.add(name: "Retry-After", value: String(seconds)) }
         let bytes = ResponseSerializer.serialize(response, .init(
             requestID: requestID, keepAlive: false, requestVersion: .http1_1, isHeadRequest: false
         ))

@@ -6,11 +6,14 @@ public struct HTTPProtocolError: Error, Sendable, Equatable, CustomStringConvert
     public var code: String
     /// A short explanation safe to send to the client (never contains request bytes).
     public var detail: String
+    /// Sent as `Retry-After` when the client may simply try again later.
+    public var retryAfterSeconds: Int?
 
-    public init(status: HTTPStatus, code: String, detail: String) {
+    public init(status: HTTPStatus, code: String, detail: String, retryAfterSeconds: Int? = nil) {
         self.status = status
         self.code = code
         self.detail = detail
+        self.retryAfterSeconds = retryAfterSeconds
     }
 
     public var description: String { "\(status.code) \(code): \(detail)" }
@@ -40,6 +43,8 @@ public struct HTTPProtocolError: Error, Sendable, Equatable, CustomStringConvert
     static let bodyTooLarge = Self(status: .contentTooLarge, code: "body-too-large", detail: "The request body exceeds the limit for this resource.")
     /// The process holds as many request bodies as ``HTTPServerLimits/maxBufferedBodyBytes``
     /// allows; answered with `Retry-After`.
-    static let bodyCapacity = Self(status: .serviceUnavailable, code: "body-capacity", detail: "The server is holding as many request bodies as it may; retry shortly.")
+    static let bodyCapacity = Self(
+        status: .serviceUnavailable, code: "body-capacity", detail: "The server is holding as many request bodies as it may; retry shortly.",
+        retryAfterSeconds: 1)
     static let requestTimeout = Self(status: .requestTimeout, code: "request-timeout", detail: "The request did not arrive in time.")
 }

@@ -85,8 +85,7 @@ public struct Router: HTTPResponder {
                 return .admitted(principal: try await authenticate(head))
             } catch {
                 let logger = logger.with(Self.logFields(requestID, client: RequestID.clientID(from: head.headers)))
-                var response = Self.problemResponse(for: error, requestID: requestID, route: route.pattern.text, method: head.method, logger: logger)
-                response.headers.replaceOrAdd(name: "Connection", value: "close")
+                let response = Self.problemResponse(for: error, requestID: requestID, route: route.pattern.text, method: head.method, logger: logger)
                 metrics?.record(method: head.method, route: route.pattern.text, status: response.status, since: started)
                 return .refused(response)
             }
